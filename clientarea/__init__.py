@@ -1,0 +1,1 @@
+"""The client area's application package: ASGI app, settings, authentication and CLI."""

@@ -1,0 +1,48 @@
+"""The permissions a member can hold in a client account, stored as a bit set."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+
+class Permission(enum.Enum):
+    # Append only: a permission's position is its bit in stored masks.
+    MANAGE_PROFILE = "MANAGE_PROFILE"
+    MANAGE_USERS = "MANAGE_USERS"
+    MANAGE_CONTACTS = "MANAGE_CONTACTS"
+    VIEW_SERVICES = "VIEW_SERVICES"
+    MANAGE_SERVICES = "MANAGE_SERVICES"
+    SERVICE_SSO = "SERVICE_SSO"
+    VIEW_DOMAINS = "VIEW_DOMAINS"
+    MANAGE_DOMAINS = "MANAGE_DOMAINS"
+    VIEW_INVOICES = "VIEW_INVOICES"
+    PLACE_ORDERS = "PLACE_ORDERS"
+    SUPPORT_TICKETS = "SUPPORT_TICKETS"
+    MANAGE_AFFILIATE = "MANAGE_AFFILIATE"
+
+    @property
+    def bit(self) -> int:
+        return _BITS[self]
+
+
+_BITS = {permission: 1 << index for index, permission in enumerate(Permission)}
+ALL_PERMISSIONS = frozenset(Permission)
+ALL_MASK = sum(_BITS.values())
+
+
+def to_mask(permissions: Iterable[Permission]) -> int:
+    mask = 0
+    for permission in permissions:
+        mask |= permission.bit
+    return mask
+
+
+def from_mask(mask: int) -> frozenset[Permission]:
+    return frozenset(p for p in Permission if mask & p.bit)
+
+
+def ordered(permissions: Iterable[Permission]) -> list[Permission]:
+    """Permissions in declaration order, so every response lists them the same way."""
+    held = set(permissions)
+    return [p for p in Permission if p in held]

@@ -1,0 +1,1 @@
+"""What each field and mutation does: permission checks, rules, data access and loaders."""

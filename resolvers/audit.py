@@ -1,0 +1,33 @@
+"""Writing the audit log: every change records who made it, how they signed in, and where."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.audit import AuditEvent
+from resolvers.context import Context
+
+
+def record(
+    session: AsyncSession,
+    context: Context,
+    action: str,
+    *,
+    account_id: uuid.UUID | None = None,
+    subject_id: str | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> None:
+    """Adds an event to the mutation's unit of work, so it is kept exactly when the change is."""
+    principal = context.principal
+    session.add(
+        AuditEvent(
+            action=action,
+            actor_id=actor_id or (principal.user_id if principal else None),
+            credential=principal.credential if principal else "anonymous",
+            account_id=account_id,
+            subject_id=subject_id,
+            request_id=context.request_id,
+        )
+    )

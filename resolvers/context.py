@@ -1,0 +1,96 @@
+"""The per-request context: who is asking, what they may do in each account, and the loaders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from models.accounts import MembershipRole
+from models.database import Database
+from models.permissions import ALL_PERMISSIONS, Permission
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from clientarea.settings import Settings
+    from resolvers.loaders import Loaders
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user and the credential they used; a token narrows what the user may reach."""
+
+    user_id: uuid.UUID
+    email: str
+    credential: Literal["session", "token"]
+    credential_id: uuid.UUID
+    # For a token: the accounts it is restricted to (None: all) and its permissions (None: all).
+    token_account_ids: frozenset[uuid.UUID] | None = None
+    token_permissions: frozenset[Permission] | None = None
+
+    def covers(self, account_id: uuid.UUID) -> bool:
+        return self.token_account_ids is None or account_id in self.token_account_ids
+
+    def narrow(self, permissions: frozenset[Permission]) -> frozenset[Permission]:
+        if self.token_permissions is None:
+            return permissions
+        return permissions & self.token_permissions
+
+
+@dataclass(frozen=True)
+class Access:
+    """The viewer's standing in one account: role and effective permissions (token applied)."""
+
+    account_id: uuid.UUID
+    membership_id: uuid.UUID
+    role: MembershipRole
+    permissions: frozenset[Permission]
+
+    def allows(self, *any_of: Permission) -> bool:
+        return any(p in self.permissions for p in any_of)
+
+    @classmethod
+    def of(
+        cls,
+        principal: Principal,
+        *,
+        account_id: uuid.UUID,
+        membership_id: uuid.UUID,
+        role: MembershipRole,
+        granted: frozenset[Permission],
+    ) -> Access:
+        held = ALL_PERMISSIONS if role is MembershipRole.OWNER else granted
+        return cls(account_id, membership_id, role, principal.narrow(held))
+
+
+@dataclass
+class Context:
+    db: Database
+    settings: Settings
+    request: Request | None
+    response: Response | None
+    request_id: str
+    principal: Principal | None
+    loaders: Loaders = field(init=False)
+    # Cookies to set or clear once the response is built (sign-in, sign-out).
+    cookie_updates: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from resolvers.loaders import Loaders
+
+        self.loaders = Loaders(self)
+
+    async def access(self, account_id: uuid.UUID) -> Access | None:
+        """The viewer's access to an account, None when they may not reach it (read once a request)."""
+        if self.principal is None or not self.principal.covers(account_id):
+            return None
+        return await self.loaders.access.load(account_id)
+
+    def become(self, principal: Principal | None) -> None:
+        """Switch the request's viewer after sign-in or sign-out; nothing cached for the old one stays."""
+        self.principal = principal
+        from resolvers.loaders import Loaders
+
+        self.loaders = Loaders(self)

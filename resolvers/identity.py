@@ -1,0 +1,299 @@
+"""Signing up, signing in and out, and API tokens for partner integrations."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from clientarea.auth import (
+    digest,
+    hash_password,
+    new_api_token,
+    start_session,
+    token_display_prefix,
+    verify_password,
+)
+from models.accounts import ClientAccount
+from models.auth import ApiToken, ApiTokenAccount, Session
+from models.base import utcnow
+from models.permissions import Permission, to_mask
+from models.users import User
+from resolvers.accounts import add_account, check_account
+from resolvers.audit import record
+from resolvers.context import Context, Principal
+from resolvers.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.ids import decode_id, encode_id
+from resolvers.passwords import password_weakness
+from resolvers.permissions import require_principal
+from resolvers.validation import BillingProfileLike, Checker
+
+
+def _set_session_cookie(context: Context, secret: str) -> None:
+    settings = context.settings
+    if context.response is not None:
+        context.response.set_cookie(
+            settings.cookie_name,
+            secret,
+            max_age=settings.session_absolute_days * 86400,
+            httponly=True,
+            secure=settings.cookie_secure,
+            samesite="lax",
+            path="/",
+        )
+
+
+def _clear_session_cookie(context: Context) -> None:
+    settings = context.settings
+    if context.response is not None:
+        context.response.delete_cookie(
+            settings.cookie_name,
+            httponly=True,
+            secure=settings.cookie_secure,
+            samesite="lax",
+            path="/",
+        )
+
+
+def _current_cookie(context: Context) -> str | None:
+    if context.request is None:
+        return None
+    return context.request.cookies.get(context.settings.cookie_name)
+
+
+async def _revoke_current_session(context: Context) -> None:
+    """A sign-in replaces whatever session the browser had (no session fixation)."""
+    secret = _current_cookie(context)
+    if secret:
+        async with context.db.begin() as session:
+            await session.execute(
+                update(Session)
+                .where(Session.token_hash == digest(secret), Session.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+
+
+async def _begin_session(context: Context, user: User, secret: str, session_id: uuid.UUID) -> None:
+    _set_session_cookie(context, secret)
+    context.become(
+        Principal(user_id=user.id, email=user.email, credential="session", credential_id=session_id)
+    )
+
+
+async def sign_up(
+    context: Context,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    account_name: str,
+    billing: BillingProfileLike,
+) -> tuple[User, ClientAccount]:
+    check = Checker()
+    email = check.email(("input", "email"), email)
+    name = check.text(("input", "name"), name, max_length=200)
+    weakness = password_weakness(password, email=email)
+    if weakness:
+        check.fail(("input", "password"), weakness, UserErrorCode.WEAK_PASSWORD)
+    account_name, profile = check_account(check, account_name, billing, name_path=("input", "accountName"))
+    if check.problems:
+        raise Rejected(check.problems)
+    password_hash = await hash_password(context.settings, password)
+    await _revoke_current_session(context)
+    try:
+        async with context.db.begin() as session:
+            taken = await session.scalar(select(User.id).where(User.email == email))
+            if taken is not None:
+                raise _email_taken()
+            user = User(email=email, name=name, password_hash=password_hash, last_login_at=utcnow())
+            session.add(user)
+            await session.flush()
+            account, _ = await add_account(session, name=account_name, billing=profile, owner_id=user.id)
+            secret, login = start_session(session, context.settings, user.id)
+            await session.flush()
+            record(
+                session,
+                context,
+                "user.signed_up",
+                actor_id=user.id,
+                account_id=account.id,
+                subject_id=encode_id("User", user.id),
+            )
+    except IntegrityError:
+        # Two sign-ups with one email at once: the unique index decides, the loser hears why.
+        raise _email_taken() from None
+    await _begin_session(context, user, secret, login.id)
+    return user, account
+
+
+def _email_taken() -> Rejected:
+    return reject(
+        "A user with this email already exists; sign in instead.",
+        UserErrorCode.EMAIL_ALREADY_REGISTERED,
+        "input",
+        "email",
+    )
+
+
+async def sign_in(context: Context, *, email: str, password: str) -> User:
+    normalised = (email or "").strip().lower()
+    async with context.db.read() as session:
+        user = await session.scalar(select(User).where(User.email == normalised))
+    # The same work and the same answer whether the email is unknown or the password wrong.
+    matched = await verify_password(context.settings, user.password_hash if user else None, password)
+    if user is None or not matched:
+        raise reject("Wrong email or password.", UserErrorCode.INVALID_CREDENTIALS)
+    await _revoke_current_session(context)
+    async with context.db.begin() as session:
+        secret, login = start_session(session, context.settings, user.id)
+        await session.execute(update(User).where(User.id == user.id).values(last_login_at=utcnow()))
+        await session.flush()
+        record(
+            session,
+            context,
+            "user.signed_in",
+            actor_id=user.id,
+            subject_id=encode_id("User", user.id),
+        )
+    await _begin_session(context, user, secret, login.id)
+    return user
+
+
+async def sign_out(context: Context) -> None:
+    principal = require_principal(context)
+    if principal.credential == "session":
+        async with context.db.begin() as session:
+            await session.execute(
+                update(Session)
+                .where(Session.id == principal.credential_id, Session.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            record(session, context, "user.signed_out", subject_id=encode_id("User", principal.user_id))
+    _clear_session_cookie(context)
+    context.become(None)
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    secret: str
+    token: ApiToken
+
+
+async def create_api_token(
+    context: Context,
+    *,
+    name: str,
+    account_ids: list[str] | None,
+    permissions: list[Permission] | None,
+    expires_at: datetime | None,
+) -> MintedToken:
+    principal = require_principal(context)
+    check = Checker()
+    name = check.text(("input", "name"), name, max_length=100)
+    now = utcnow()
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            check.fail(("input", "expiresAt"), "Give the time with a timezone.")
+        elif expires_at <= now:
+            check.fail(("input", "expiresAt"), "The expiry must be in the future.")
+        elif expires_at > now + timedelta(days=366 * 5):
+            check.fail(("input", "expiresAt"), "A token can live at most five years.")
+    if check.problems:
+        raise Rejected(check.problems)
+
+    # A token can mint tokens, but never one that reaches further or lives longer than itself.
+    scoped_accounts: list[uuid.UUID] | None = None
+    if account_ids is not None:
+        scoped_accounts = []
+        for index, global_id in enumerate(account_ids):
+            account_id = decode_id(global_id, "ClientAccount")
+            if account_id is None or await context.access(account_id) is None:
+                raise not_found("input", "accountIds", str(index))
+            if account_id not in scoped_accounts:
+                scoped_accounts.append(account_id)
+    elif principal.token_account_ids is not None:
+        scoped_accounts = sorted(principal.token_account_ids)
+
+    scoped_permissions: frozenset[Permission] | None = (
+        frozenset(permissions) if permissions is not None else None
+    )
+    if principal.token_permissions is not None:
+        if scoped_permissions is None:
+            scoped_permissions = principal.token_permissions
+        elif not scoped_permissions <= principal.token_permissions:
+            raise reject(
+                "A token cannot grant permissions that the token creating it does not have.",
+                UserErrorCode.PERMISSION_ESCALATION,
+                "input",
+                "permissions",
+            )
+    if principal.credential == "token":
+        async with context.db.read() as session:
+            parent_expiry = await session.scalar(
+                select(ApiToken.expires_at).where(ApiToken.id == principal.credential_id)
+            )
+        if parent_expiry is not None:
+            if expires_at is None:
+                expires_at = parent_expiry
+            elif expires_at > parent_expiry:
+                raise reject(
+                    "A token cannot outlive the token creating it.",
+                    UserErrorCode.PERMISSION_ESCALATION,
+                    "input",
+                    "expiresAt",
+                )
+
+    secret = new_api_token()
+    async with context.db.begin() as session:
+        token = ApiToken(
+            user_id=principal.user_id,
+            name=name,
+            prefix=token_display_prefix(secret),
+            token_hash=digest(secret),
+            all_accounts=scoped_accounts is None,
+            permissions=None if scoped_permissions is None else to_mask(scoped_permissions),
+            expires_at=expires_at,
+        )
+        session.add(token)
+        await session.flush()
+        for account_id in scoped_accounts or []:
+            session.add(ApiTokenAccount(token_id=token.id, account_id=account_id))
+        record(session, context, "api_token.created", subject_id=encode_id("ApiToken", token.id))
+    context.loaders.token_accounts.prime(token.id, scoped_accounts or [])
+    return MintedToken(secret=secret, token=token)
+
+
+async def revoke_api_token(context: Context, *, api_token_id: str) -> ApiToken:
+    principal = require_principal(context)
+    token_id = decode_id(api_token_id, "ApiToken")
+    async with context.db.begin() as session:
+        token = None
+        if token_id is not None:
+            token = await session.scalar(
+                select(ApiToken)
+                .where(
+                    ApiToken.id == token_id,
+                    ApiToken.user_id == principal.user_id,
+                    ApiToken.revoked_at.is_(None),
+                )
+                .with_for_update()
+            )
+        if token is None:
+            raise not_found("input", "apiTokenId")
+        token.revoked_at = utcnow()
+        record(session, context, "api_token.revoked", subject_id=encode_id("ApiToken", token.id))
+    return token
+
+
+async def viewer_api_tokens(context: Context) -> list[ApiToken]:
+    principal = require_principal(context)
+    async with context.db.read() as session:
+        tokens = await session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == principal.user_id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id)
+        )
+        return list(tokens)

@@ -1,0 +1,128 @@
+"""Per-request loaders: every to-one and to-many lookup of a request is batched into one statement."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import select
+
+from models.accounts import ClientAccount, Membership, MembershipRole
+from models.auth import ApiTokenAccount
+from models.permissions import from_mask
+from models.users import User
+
+if TYPE_CHECKING:
+    from resolvers.context import Access, Context
+
+M = TypeVar("M", ClientAccount, Membership, User)
+
+
+class _ByIdLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
+    model: type[M]
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[M | None]:
+        async with self.context.db.read() as session:
+            rows = await session.scalars(select(self.model).where(self.model.id.in_(keys)))
+            found: dict[uuid.UUID, Any] = {row.id: row for row in rows}
+        return [found.get(key) for key in keys]
+
+
+class UserByIdLoader(_ByIdLoader[User]):
+    model = User
+
+
+class ClientAccountByIdLoader(_ByIdLoader[ClientAccount]):
+    model = ClientAccount
+
+
+class MembershipByIdLoader(_ByIdLoader[Membership]):
+    model = Membership
+
+
+class OwnerByAccountIdLoader(DataLoader[uuid.UUID, User]):
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[User]:
+        statement = (
+            select(Membership.account_id, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.account_id.in_(keys), Membership.role == MembershipRole.OWNER)
+        )
+        async with self.context.db.read() as session:
+            owners: dict[uuid.UUID, User] = dict((await session.execute(statement)).tuples().all())
+        for user in owners.values():
+            self.context.loaders.user.prime(user.id, user)
+        return [owners[key] for key in keys]
+
+
+class AccessByAccountIdLoader(DataLoader[uuid.UUID, "Access | None"]):
+    """The viewer's memberships, read once per request for the accounts the request touches."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Access | None]:
+        from resolvers.context import Access
+
+        principal = self.context.principal
+        assert principal is not None
+        statement = select(Membership).where(
+            Membership.user_id == principal.user_id, Membership.account_id.in_(keys)
+        )
+        async with self.context.db.read() as session:
+            memberships = {m.account_id: m for m in await session.scalars(statement)}
+        result: list[Access | None] = []
+        for key in keys:
+            membership = memberships.get(key)
+            if membership is None or not principal.covers(key):
+                result.append(None)
+                continue
+            result.append(
+                Access.of(
+                    principal,
+                    account_id=key,
+                    membership_id=membership.id,
+                    role=membership.role,
+                    granted=from_mask(membership.permissions),
+                )
+            )
+        return result
+
+
+class AccountIdsByApiTokenLoader(DataLoader[uuid.UUID, list[uuid.UUID]]):
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[uuid.UUID]]:
+        statement = (
+            select(ApiTokenAccount.token_id, ApiTokenAccount.account_id)
+            .where(ApiTokenAccount.token_id.in_(keys))
+            .order_by(ApiTokenAccount.account_id)
+        )
+        grouped: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        async with self.context.db.read() as session:
+            for token_id, account_id in await session.execute(statement):
+                grouped[token_id].append(account_id)
+        return [grouped[key] for key in keys]
+
+
+class Loaders:
+    def __init__(self, context: Context) -> None:
+        self.access = AccessByAccountIdLoader(context)
+        self.user = UserByIdLoader(context)
+        self.account = ClientAccountByIdLoader(context)
+        self.membership = MembershipByIdLoader(context)
+        self.owner = OwnerByAccountIdLoader(context)
+        self.token_accounts = AccountIdsByApiTokenLoader(context)

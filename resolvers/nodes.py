@@ -1,0 +1,66 @@
+"""Fetching any entity by global ID, with the same visibility rules as every other path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select
+
+from models.accounts import ClientAccount, Membership
+from models.auth import ApiToken
+from models.permissions import Permission
+from models.users import User
+from resolvers.accounts import account_for_viewer
+from resolvers.context import Context
+from resolvers.errors import Forbidden
+from resolvers.ids import decode_global_id
+from resolvers.users import visible_user
+
+Found = ClientAccount | Membership | User | ApiToken
+
+
+async def _membership(context: Context, pk: uuid.UUID) -> Membership | None:
+    membership = await context.loaders.membership.load(pk)
+    if membership is None:
+        return None
+    access = await context.access(membership.account_id)
+    if access is None:
+        return None
+    if membership.id != access.membership_id and not access.allows(Permission.MANAGE_USERS):
+        raise Forbidden([Permission.MANAGE_USERS])
+    return membership
+
+
+async def _api_token(context: Context, pk: uuid.UUID) -> ApiToken | None:
+    principal = context.principal
+    if principal is None:
+        return None
+    async with context.db.read() as session:
+        return await session.scalar(
+            select(ApiToken).where(
+                ApiToken.id == pk,
+                ApiToken.user_id == principal.user_id,
+                ApiToken.revoked_at.is_(None),
+            )
+        )
+
+
+FETCHERS: dict[str, Callable[[Context, uuid.UUID], Awaitable[Found | None]]] = {
+    "ClientAccount": account_for_viewer,
+    "User": visible_user,
+    "Membership": _membership,
+    "ApiToken": _api_token,
+}
+
+
+async def find_node(context: Context, global_id: str) -> tuple[str, Found] | None:
+    """The entity behind a global ID when the viewer may see it; raises FORBIDDEN inside an account."""
+    type_name, pk = decode_global_id(global_id)
+    if context.principal is None:
+        return None
+    fetch = FETCHERS.get(type_name)
+    if fetch is None:
+        return None
+    found = await fetch(context, pk)
+    return None if found is None else (type_name, found)

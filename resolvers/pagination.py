@@ -1,0 +1,117 @@
+"""Keyset (cursor) pagination over SQL: stable under inserts, one statement a page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import Select, func, select, tuple_
+
+from models.database import Database
+from resolvers.errors import BadUserInput
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass
+class Page(Generic[T]):
+    edges: list[tuple[str, T]]
+    has_next_page: bool
+    has_previous_page: bool
+    count: Callable[[], Awaitable[int]]
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.edges[0][0] if self.edges else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.edges[-1][0] if self.edges else None
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"`first` must be between 0 and {MAX_PAGE_SIZE}.")
+    return first
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _decode_value(raw: Any, python_type: type) -> Any:
+    if python_type is uuid.UUID:
+        return uuid.UUID(hex=raw)
+    if python_type is datetime:
+        return datetime.fromisoformat(raw)
+    if not isinstance(raw, python_type):
+        raise ValueError(raw)
+    return raw
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    payload = orjson.dumps([_encode_value(v) for v in values])
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(raw, list) or len(raw) != len(types):
+            raise ValueError(cursor)
+        return [_decode_value(value, kind) for value, kind in zip(raw, types, strict=True)]
+    except (ValueError, TypeError, UnicodeError, binascii.Error, orjson.JSONDecodeError):
+        raise BadUserInput("Invalid cursor.") from None
+
+
+async def paginate(
+    db: Database,
+    statement: Select[Any],
+    *,
+    keys: Sequence[Any],
+    key_of: Callable[[Any], Sequence[Any]],
+    first: int | None,
+    after: str | None,
+) -> Page[Any]:
+    """One page of `statement`, ordered by `keys` (unique together), starting after `after`.
+
+    `key_of` gives a row's values for `keys`; rows are what the session's execute() yields.
+    """
+    size = page_size(first)
+    page_statement = statement
+    if after is not None:
+        values = decode_cursor(after, [key.type.python_type for key in keys])
+        page_statement = page_statement.where(tuple_(*keys) > tuple_(*values))
+    page_statement = page_statement.order_by(*keys).limit(size + 1)
+
+    async with db.read() as session:
+        rows = list((await session.execute(page_statement)).all()) if size else []
+
+    async def count() -> int:
+        counting = select(func.count()).select_from(statement.order_by(None).subquery())
+        async with db.read() as session:
+            return int((await session.execute(counting)).scalar_one())
+
+    visible = rows[:size]
+    return Page(
+        edges=[(encode_cursor(key_of(row)), row) for row in visible],
+        has_next_page=len(rows) > size,
+        has_previous_page=after is not None,
+        count=count,
+    )

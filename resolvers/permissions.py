@@ -1,0 +1,89 @@
+"""The permission core: who may reach an account, and what they may do there (DESIGN rules 1-12)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from graphql import GraphQLError
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from models.accounts import Membership, MembershipRole
+from models.auth import ApiTokenAccount
+from models.permissions import Permission
+from resolvers.context import Access, Context, Principal
+from resolvers.errors import Forbidden, Unauthenticated, forbidden, not_found
+
+
+def require_principal(context: Context) -> Principal:
+    if context.principal is None:
+        raise Unauthenticated
+    return context.principal
+
+
+async def authorize(
+    context: Context, account_id: uuid.UUID | None, *any_of: Permission, field: str = "accountId"
+) -> Access:
+    """For a mutation: the viewer's access to the account, or a NOT_FOUND / FORBIDDEN rejection."""
+    access = await context.access(account_id) if account_id is not None else None
+    if access is None:
+        raise not_found("input", field)
+    if any_of and not access.allows(*any_of):
+        raise forbidden(any_of)
+    return access
+
+
+def holds(principal: Principal, permission: Permission | None) -> ColumnElement[bool]:
+    """SQL: the membership row grants `permission` to this principal (owner: all of them)."""
+    if permission is None:
+        return true()
+    if principal.token_permissions is not None and permission not in principal.token_permissions:
+        return false()
+    return or_(
+        Membership.role == MembershipRole.OWNER,
+        Membership.permissions.op("&")(permission.bit) != 0,
+    )
+
+
+def memberships_of(principal: Principal, permission: Permission | None = None) -> Select[Any]:
+    """The principal's memberships, narrowed to a token's accounts and to those granting `permission`.
+
+    Every list of account data joins through this, so nothing outside it can be listed by accident.
+    """
+    conditions: list[ColumnElement[bool]] = [
+        Membership.user_id == principal.user_id,
+        holds(principal, permission),
+    ]
+    if principal.token_account_ids is not None:
+        conditions.append(
+            Membership.account_id.in_(
+                select(ApiTokenAccount.account_id).where(ApiTokenAccount.token_id == principal.credential_id)
+            )
+        )
+    return select(Membership).where(and_(*conditions))
+
+
+class InAccount(BasePermission):
+    """Field permission: the viewer holds any one of `any_of` in the account the object belongs to.
+
+    Used on fields of objects already reached through the account, so the viewer is a member;
+    a missing permission is FORBIDDEN with `requiredPermissions` (DESIGN rule 7).
+    """
+
+    def __init__(self, *any_of: Permission, account_of: str = "account_pk") -> None:
+        self.any_of = any_of
+        self.account_of = account_of
+
+    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        account_id = getattr(source, self.account_of)
+        access = await info.context.access(account_id)
+        return access is not None and access.allows(*self.any_of)
+
+    def on_unauthorized(self) -> None:
+        raise Forbidden(self.any_of)
+
+
+def forbidden_error(*any_of: Permission) -> GraphQLError:
+    return Forbidden(any_of)

@@ -1,0 +1,284 @@
+"""Client accounts, their billing profile and memberships; creating accounts and editing billing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from models import accounts as models
+from models.accounts import AccountStatus, MembershipRole
+from models.permissions import ALL_PERMISSIONS, Permission, from_mask, ordered
+from resolvers import accounts as resolve
+from resolvers.context import Access, Context
+from resolvers.errors import Rejected
+from resolvers.ids import decode_id, encode_id
+from resolvers.pagination import Page
+from schema.base import (
+    Address,
+    AddressInput,
+    Node,
+    PageInfo,
+    UserError,
+    authenticated,
+    requires,
+    user_errors,
+)
+from schema.users import User
+
+
+@strawberry.type
+class BillingProfile:
+    first_name: str
+    last_name: str
+    company_name: str | None
+    email: str
+    phone: str
+    address: Address
+    tax_id: str | None
+    currency_code: str
+
+    @classmethod
+    def of(cls, row: models.ClientAccount) -> BillingProfile:
+        return cls(
+            first_name=row.billing_first_name,
+            last_name=row.billing_last_name,
+            company_name=row.billing_company_name,
+            email=row.billing_email,
+            phone=row.billing_phone,
+            address=Address(
+                line1=row.billing_line1,
+                line2=row.billing_line2,
+                city=row.billing_city,
+                state=row.billing_state,
+                postal_code=row.billing_postal_code,
+                country_code=row.billing_country_code,
+            ),
+            tax_id=row.billing_tax_id,
+            currency_code=row.currency_code,
+        )
+
+
+@strawberry.input
+class BillingProfileInput:
+    first_name: str
+    last_name: str
+    company_name: str | None = None
+    email: str
+    phone: str = strawberry.field(description="E.164 (+43123456) or its EPP form (+43.123456).")
+    address: AddressInput
+    tax_id: str | None = strawberry.field(
+        default=None,
+        description=(
+            "VAT identification number; with it, an EU business outside the provider's country "
+            "is invoiced by reverse charge."
+        ),
+    )
+
+
+@strawberry.type(
+    description=(
+        "A customer of the hosting provider. Everything it buys is billed to it. Fields marked "
+        "with a permission resolve to null, with a FORBIDDEN error at their path, for a member "
+        "who lacks it."
+    )
+)
+class ClientAccount(Node):
+    id: strawberry.ID
+    name: str
+    status: AccountStatus
+    created_at: datetime
+    account_pk: strawberry.Private[uuid.UUID]
+    row: strawberry.Private[models.ClientAccount]
+
+    @classmethod
+    def of(cls, row: models.ClientAccount) -> ClientAccount:
+        return cls(
+            id=strawberry.ID(encode_id("ClientAccount", row.id)),
+            name=row.name,
+            status=row.status,
+            created_at=row.created_at,
+            account_pk=row.id,
+            row=row,
+        )
+
+    @strawberry.field
+    async def owner(self, info: Info[Context, None]) -> User:
+        return User.of(await info.context.loaders.owner.load(self.account_pk))
+
+    @strawberry.field
+    async def viewer_role(self, info: Info[Context, None]) -> MembershipRole:
+        return (await _access(info, self.account_pk)).role
+
+    @strawberry.field(description="The viewer's effective permissions here (all of them for the owner).")
+    async def viewer_permissions(self, info: Info[Context, None]) -> list[Permission]:
+        return ordered((await _access(info, self.account_pk)).permissions)
+
+    @strawberry.field(
+        description="Billing details: who invoices are addressed to. Needs MANAGE_PROFILE or VIEW_INVOICES.",
+        extensions=requires(Permission.MANAGE_PROFILE, Permission.VIEW_INVOICES),
+    )
+    def billing_profile(self) -> BillingProfile | None:
+        return BillingProfile.of(self.row)
+
+
+async def _access(info: Info[Context, Any], account_id: uuid.UUID) -> Access:
+    access = await info.context.access(account_id)
+    # Every path to a ClientAccount goes through the viewer's access to it.
+    assert access is not None
+    return access
+
+
+@strawberry.type
+class ClientAccountEdge:
+    cursor: str
+    node: ClientAccount
+    role: MembershipRole
+    permissions: list[Permission] = strawberry.field(
+        description=(
+            "The viewer's effective permissions in this account: every one for the owner; for an "
+            "API token, narrowed by the token."
+        )
+    )
+
+
+@strawberry.type
+class ClientAccountConnection:
+    edges: list[ClientAccountEdge]
+    page_info: PageInfo
+    page: strawberry.Private[Page[tuple[models.ClientAccount, Access]]]
+
+    @classmethod
+    def of(cls, page: Page[tuple[models.ClientAccount, Access]]) -> ClientAccountConnection:
+        return cls(
+            edges=[
+                ClientAccountEdge(
+                    cursor=cursor,
+                    node=ClientAccount.of(account),
+                    role=access.role,
+                    permissions=ordered(access.permissions),
+                )
+                for cursor, (account, access) in page.edges
+            ],
+            page_info=PageInfo.of(page),
+            page=page,
+        )
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.page.count()
+
+
+@strawberry.type
+class Membership(Node):
+    id: strawberry.ID
+    role: MembershipRole
+    permissions: list[Permission]
+    created_at: datetime
+    account_pk: strawberry.Private[uuid.UUID]
+    user_pk: strawberry.Private[uuid.UUID]
+    invited_by_pk: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def of(cls, row: models.Membership) -> Membership:
+        held = ALL_PERMISSIONS if row.role is models.MembershipRole.OWNER else from_mask(row.permissions)
+        return cls(
+            id=strawberry.ID(encode_id("Membership", row.id)),
+            role=row.role,
+            permissions=ordered(held),
+            created_at=row.created_at,
+            account_pk=row.account_id,
+            user_pk=row.user_id,
+            invited_by_pk=row.invited_by_id,
+        )
+
+    @strawberry.field
+    async def user(self, info: Info[Context, None]) -> User:
+        user = await info.context.loaders.user.load(self.user_pk)
+        assert user is not None
+        return User.of(user)
+
+    @strawberry.field
+    async def account(self, info: Info[Context, None]) -> ClientAccount:
+        account = await info.context.loaders.account.load(self.account_pk)
+        assert account is not None
+        return ClientAccount.of(account)
+
+    @strawberry.field
+    async def invited_by(self, info: Info[Context, None]) -> User | None:
+        if self.invited_by_pk is None:
+            return None
+        user = await info.context.loaders.user.load(self.invited_by_pk)
+        return User.of(user) if user else None
+
+
+@strawberry.input
+class CreateClientAccountInput:
+    name: str
+    billing_profile: BillingProfileInput
+
+
+@strawberry.type
+class CreateClientAccountPayload:
+    account: ClientAccount | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateBillingProfileInput:
+    account_id: strawberry.ID
+    billing_profile: BillingProfileInput
+
+
+@strawberry.type
+class UpdateBillingProfilePayload:
+    account: ClientAccount | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AccountQueries:
+    @strawberry.field(description="A client account the viewer is a member of; null otherwise.")
+    async def account(self, info: Info[Context, None], id: strawberry.ID) -> ClientAccount | None:
+        account_id = decode_id(id, "ClientAccount")
+        if account_id is None:
+            return None
+        row = await resolve.account_for_viewer(info.context, account_id)
+        return ClientAccount.of(row) if row else None
+
+
+@strawberry.type
+class AccountMutations:
+    @strawberry.mutation(
+        description=(
+            "A further client account owned by the viewer (e.g. an agency's own account, billed to it)."
+        ),
+        extensions=authenticated(),
+    )
+    async def create_client_account(
+        self, info: Info[Context, None], input: CreateClientAccountInput
+    ) -> CreateClientAccountPayload:
+        try:
+            row = await resolve.create_client_account(
+                info.context, name=input.name, billing=input.billing_profile
+            )
+        except Rejected as rejected:
+            return CreateClientAccountPayload(user_errors=user_errors(rejected))
+        return CreateClientAccountPayload(account=ClientAccount.of(row))
+
+    @strawberry.mutation(extensions=authenticated())
+    async def update_billing_profile(
+        self, info: Info[Context, None], input: UpdateBillingProfileInput
+    ) -> UpdateBillingProfilePayload:
+        try:
+            row = await resolve.update_billing_profile(
+                info.context,
+                account_id=decode_id(input.account_id, "ClientAccount"),
+                billing=input.billing_profile,
+            )
+        except Rejected as rejected:
+            return UpdateBillingProfilePayload(user_errors=user_errors(rejected))
+        return UpdateBillingProfilePayload(account=ClientAccount.of(row))

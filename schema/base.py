@@ -1,0 +1,97 @@
+"""Types every area shares: Node, PageInfo, user errors, permissions, money and addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import Info
+
+from models.permissions import Permission
+from resolvers.context import Context
+from resolvers.errors import Rejected, Unauthenticated, UserErrorCode
+from resolvers.pagination import Page
+from resolvers.permissions import InAccount
+
+
+@strawberry.interface(
+    description="Relay global object identification: every entity is fetchable by its opaque global ID."
+)
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        return cls(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.start_cursor,
+            end_cursor=page.end_cursor,
+        )
+
+
+@strawberry.type(description="One problem with a mutation's input or with what it asked for.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description=(
+            'Path to the input field that caused the error, e.g. ["input", "email"]; '
+            "null when not tied to a field."
+        )
+    )
+    message: str
+    code: UserErrorCode
+
+
+def user_errors(rejected: Rejected) -> list[UserError]:
+    return [
+        UserError(field=list(p.field) if p.field else None, message=p.message, code=p.code)
+        for p in rejected.problems
+    ]
+
+
+@strawberry.type
+class Address:
+    line1: str
+    line2: str | None
+    city: str
+    state: str | None
+    postal_code: str
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2, e.g. AT.")
+
+
+@strawberry.input
+class AddressInput:
+    line1: str
+    line2: str | None = None
+    city: str
+    state: str | None = None
+    postal_code: str
+    country_code: str
+
+
+class _Authenticated(BasePermission):
+    def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        return info.context.principal is not None
+
+    def on_unauthorized(self) -> None:
+        raise Unauthenticated
+
+
+def authenticated() -> list[FieldExtension]:
+    """Field extension list: anonymous callers get a top-level UNAUTHENTICATED error (rule 9)."""
+    return [PermissionExtension(permissions=[_Authenticated()], use_directives=False)]
+
+
+def requires(*any_of: Permission) -> list[FieldExtension]:
+    """Field extension list: the viewer holds one of `any_of` in the object's account (rule 7)."""
+    return [PermissionExtension(permissions=[InAccount(*any_of)], use_directives=False)]

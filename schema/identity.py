@@ -1,0 +1,232 @@
+"""The viewer, signing up and in, and API tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from models import auth as models
+from models.permissions import Permission, from_mask, ordered
+from resolvers import accounts as accounts_resolve
+from resolvers import identity as resolve
+from resolvers.context import Context, Principal
+from resolvers.errors import Rejected
+from resolvers.ids import encode_id
+from schema.accounts import BillingProfileInput, ClientAccount, ClientAccountConnection
+from schema.base import Node, UserError, authenticated, user_errors
+from schema.users import User
+
+
+@strawberry.type
+class ApiToken(Node):
+    id: strawberry.ID
+    name: str
+    prefix: str = strawberry.field(description="The first characters of the token, to recognise it.")
+    permissions: list[Permission] | None = strawberry.field(
+        description="Null: all of the user's permissions. Never more than the user holds in an account."
+    )
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    pk: strawberry.Private[uuid.UUID]
+    all_accounts: strawberry.Private[bool]
+
+    @classmethod
+    def of(cls, row: models.ApiToken) -> ApiToken:
+        return cls(
+            id=strawberry.ID(encode_id("ApiToken", row.id)),
+            name=row.name,
+            prefix=row.prefix,
+            permissions=None if row.permissions is None else ordered(from_mask(row.permissions)),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            last_used_at=row.last_used_at,
+            pk=row.id,
+            all_accounts=row.all_accounts,
+        )
+
+    @strawberry.field(description="Null: every account the user is a member of, now and later.")
+    async def accounts(self, info: Info[Context, None]) -> list[ClientAccount] | None:
+        if self.all_accounts:
+            return None
+        account_ids = await info.context.loaders.token_accounts.load(self.pk)
+        rows = [await accounts_resolve.account_for_viewer(info.context, a) for a in account_ids]
+        return [ClientAccount.of(row) for row in rows if row is not None]
+
+
+@strawberry.type(description="The signed-in user and what they reach across all their client accounts.")
+class Viewer:
+    principal: strawberry.Private[Principal]
+
+    @strawberry.field
+    async def user(self, info: Info[Context, None]) -> User:
+        user = await info.context.loaders.user.load(self.principal.user_id)
+        assert user is not None
+        return User.of(user)
+
+    @strawberry.field(
+        description=(
+            "Every client account this user is a member of (for an API token: those it is "
+            "restricted to), with role and permissions on the edge."
+        )
+    )
+    async def accounts(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> ClientAccountConnection:
+        page = await accounts_resolve.viewer_accounts(info.context, first=first, after=after, search=search)
+        return ClientAccountConnection.of(page)
+
+    @strawberry.field(description="The viewer's API tokens (never their secret).")
+    async def api_tokens(self, info: Info[Context, None]) -> list[ApiToken]:
+        return [ApiToken.of(row) for row in await resolve.viewer_api_tokens(info.context)]
+
+
+@strawberry.input
+class SignUpInput:
+    email: str
+    name: str
+    password: str
+    account_name: str
+    billing_profile: BillingProfileInput
+    referral_code: str | None = strawberry.field(
+        default=None,
+        description="An affiliate's referral code; the new account counts as referred by it.",
+    )
+
+
+@strawberry.type
+class SignUpPayload:
+    user: User | None = None
+    account: ClientAccount | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SignInInput:
+    email: str
+    password: str
+
+
+@strawberry.type
+class SignInPayload:
+    user: User | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SignOutPayload:
+    ok: bool
+
+
+@strawberry.input
+class CreateApiTokenInput:
+    name: str
+    account_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Restrict the token to these accounts; omit for all."
+    )
+    permissions: list[Permission] | None = strawberry.field(
+        default=None,
+        description="Restrict the token to these permissions; omit for all the user holds.",
+    )
+    expires_at: datetime | None = None
+
+
+@strawberry.type
+class CreateApiTokenPayload:
+    token: str | None = strawberry.field(default=None, description="The secret, shown once.")
+    api_token: ApiToken | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RevokeApiTokenInput:
+    api_token_id: strawberry.ID
+
+
+@strawberry.type
+class RevokeApiTokenPayload:
+    api_token: ApiToken | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class IdentityQueries:
+    @strawberry.field(description="The signed-in user (cookie session or API token); null when anonymous.")
+    def viewer(self, info: Info[Context, None]) -> Viewer | None:
+        principal = info.context.principal
+        return Viewer(principal=principal) if principal else None
+
+
+@strawberry.type
+class IdentityMutations:
+    @strawberry.mutation(
+        description=(
+            "Register a new user who owns a new client account, and start a session. Fails with "
+            "EMAIL_ALREADY_REGISTERED for an email any user already has."
+        )
+    )
+    async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> SignUpPayload:
+        try:
+            user, account = await resolve.sign_up(
+                info.context,
+                email=input.email,
+                name=input.name,
+                password=input.password,
+                account_name=input.account_name,
+                billing=input.billing_profile,
+            )
+        except Rejected as rejected:
+            return SignUpPayload(user_errors=user_errors(rejected))
+        return SignUpPayload(user=User.of(user), account=ClientAccount.of(account))
+
+    @strawberry.mutation(description="Start a cookie session.")
+    async def sign_in(self, info: Info[Context, None], input: SignInInput) -> SignInPayload:
+        try:
+            user = await resolve.sign_in(info.context, email=input.email, password=input.password)
+        except Rejected as rejected:
+            return SignInPayload(user_errors=user_errors(rejected))
+        return SignInPayload(user=User.of(user))
+
+    @strawberry.mutation(extensions=authenticated())
+    async def sign_out(self, info: Info[Context, None]) -> SignOutPayload:
+        await resolve.sign_out(info.context)
+        return SignOutPayload(ok=True)
+
+    @strawberry.mutation(
+        description=(
+            "A token for partner integrations, sent as 'Authorization: Bearer <token>'. "
+            "Its secret is returned once."
+        ),
+        extensions=authenticated(),
+    )
+    async def create_api_token(
+        self, info: Info[Context, None], input: CreateApiTokenInput
+    ) -> CreateApiTokenPayload:
+        try:
+            minted = await resolve.create_api_token(
+                info.context,
+                name=input.name,
+                account_ids=[str(i) for i in input.account_ids] if input.account_ids is not None else None,
+                permissions=input.permissions,
+                expires_at=input.expires_at,
+            )
+        except Rejected as rejected:
+            return CreateApiTokenPayload(user_errors=user_errors(rejected))
+        return CreateApiTokenPayload(token=minted.secret, api_token=ApiToken.of(minted.token))
+
+    @strawberry.mutation(extensions=authenticated())
+    async def revoke_api_token(
+        self, info: Info[Context, None], input: RevokeApiTokenInput
+    ) -> RevokeApiTokenPayload:
+        try:
+            row = await resolve.revoke_api_token(info.context, api_token_id=input.api_token_id)
+        except Rejected as rejected:
+            return RevokeApiTokenPayload(user_errors=user_errors(rejected))
+        return RevokeApiTokenPayload(api_token=ApiToken.of(row))

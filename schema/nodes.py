@@ -1,0 +1,63 @@
+"""`node` and `nodes`: any entity by global ID, null when the viewer may not see it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from models import accounts, auth, users
+from resolvers.context import Context
+from resolvers.nodes import Found, find_node
+from schema.accounts import ClientAccount, Membership
+from schema.base import Node
+from schema.identity import ApiToken
+from schema.users import User
+
+
+def _wrap(found: Found) -> Node:
+    if isinstance(found, accounts.ClientAccount):
+        return ClientAccount.of(found)
+    if isinstance(found, accounts.Membership):
+        return Membership.of(found)
+    if isinstance(found, users.User):
+        return User.of(found)
+    if isinstance(found, auth.ApiToken):
+        return ApiToken.of(found)
+    raise TypeError(type(found))
+
+
+async def _node_or_error(context: Context, global_id: str) -> Node | GraphQLError | None:
+    try:
+        found = await find_node(context, global_id)
+    except GraphQLError as error:
+        # graphql-core reports an Exception in a list at that item's path and nulls only the item.
+        return error
+    return None if found is None else _wrap(found[1])
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(
+        description=(
+            "Any entity the viewer may see, by global ID; null when it does not exist or the "
+            "viewer may not see it."
+        )
+    )
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        found = await find_node(info.context, id)
+        return None if found is None else _wrap(found[1])
+
+    @strawberry.field
+    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > 100:
+            from resolvers.errors import BadUserInput
+
+            raise BadUserInput("At most 100 IDs at once.")
+        results: list[Any] = await asyncio.gather(
+            *(_node_or_error(info.context, global_id) for global_id in ids)
+        )
+        return results

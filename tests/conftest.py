@@ -1,0 +1,122 @@
+"""Test fixtures: every database test runs on SQLite and, when configured, on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from clientarea.app import create_app
+from clientarea.migrate import upgrade
+from clientarea.settings import Settings
+from models import Base
+from models.database import Database
+from tests.graphql import Api
+
+POSTGRES_URL = os.environ.get("CLIENTAREA_TEST_DATABASE_URL")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if IN_CI and not POSTGRES_URL:
+        raise pytest.UsageError("CI must set CLIENTAREA_TEST_DATABASE_URL to a PostgreSQL database")
+
+
+async def _reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated, empty database of each backend, created once per test session."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        if not POSTGRES_URL:
+            pytest.skip("set CLIENTAREA_TEST_DATABASE_URL to run the PostgreSQL tests")
+        url = POSTGRES_URL
+        # A fresh event loop in this thread: the session's loop is not running yet here.
+        asyncio.run(_reset_postgres(url))
+    upgrade(url)
+    return url
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "test",
+        "database_url": database_url,
+        "cookie_secure": True,
+        # Cheap argon2 in tests; production uses the RFC 9106 parameters.
+        "password_time_cost": 1,
+        "password_memory_kib": 1024,
+        "password_parallelism": 1,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.database_url)
+    yield database
+    async with database.begin() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(table.delete())
+    await database.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database) -> object:
+    return create_app(settings, db)
+
+
+@pytest.fixture
+async def api(app: object, db: Database) -> AsyncIterator[Api]:
+    """A GraphQL client for one browser (its own cookie jar); `api.new()` makes another."""
+    created: list[httpx.AsyncClient] = []
+
+    def client() -> httpx.AsyncClient:
+        c = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+            base_url="https://testserver",
+        )
+        created.append(c)
+        return c
+
+    yield Api(client, db)
+    for c in created:
+        await c.aclose()
+
+
+@pytest.fixture
+def sqlite_only(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+
+
+@pytest.fixture
+def postgres_only(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+
+
+ROOT = Path(__file__).resolve().parent.parent
