@@ -39,6 +39,15 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_revision(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from clientarea.migrate import alembic_config
+
+    command.revision(alembic_config(get_settings().database_url), message=args.message, autogenerate=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clientarea", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations").set_defaults(run=_db_upgrade)
+    revision = db_commands.add_parser(
+        "revision", help="write a migration for what the models changed (database at head)"
+    )
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(run=_db_revision)
     return parser
 
 

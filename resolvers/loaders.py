@@ -59,7 +59,8 @@ class OwnerByAccountIdLoader(DataLoader[uuid.UUID, User]):
             .where(Membership.account_id.in_(keys), Membership.role == MembershipRole.OWNER)
         )
         async with self.context.db.read() as session:
-            owners: dict[uuid.UUID, User] = dict((await session.execute(statement)).tuples().all())
+            result = await session.execute(statement)
+            owners: dict[uuid.UUID, User] = {row[0]: row[1] for row in result}
         for user in owners.values():
             self.context.loaders.user.prime(user.id, user)
         return [owners[key] for key in keys]

@@ -53,7 +53,7 @@ class Api:
         return other
 
     def set_session(self, secret: str) -> None:
-        self.client.cookies.set("clientarea_session", secret, domain="testserver")
+        self.client.cookies.set("clientarea_session", secret)
 
     async def __call__(self, query: str, variables: dict[str, Any] | None = None, **headers: str) -> Response:
         sent = {k.replace("_", "-"): v for k, v in headers.items()}

@@ -44,6 +44,4 @@ def test_contract_is_kept_except_for_pending_items() -> None:
 
 def test_pending_list_only_shrinks() -> None:
     built = _pending() - _breaches()
-    assert not built, "built already; remove from tests/contract_pending.txt:\n" + "\n".join(
-        sorted(built)
-    )
+    assert not built, "built already; remove from tests/contract_pending.txt:\n" + "\n".join(sorted(built))
