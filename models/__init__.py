@@ -4,7 +4,10 @@ from models.accounts import AccountStatus, ClientAccount, Membership, Membership
 from models.audit import AuditEvent
 from models.auth import ApiToken, ApiTokenAccount, Session
 from models.base import Base
+from models.invitations import Invitation, InvitationState, PasswordResetToken
+from models.outbox import EmailStatus, OutboxEmail
 from models.permissions import Permission
+from models.ratelimits import RateLimitHit
 from models.users import User
 
 __all__ = [
@@ -14,9 +17,15 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ClientAccount",
+    "EmailStatus",
+    "Invitation",
+    "InvitationState",
     "Membership",
     "MembershipRole",
+    "OutboxEmail",
+    "PasswordResetToken",
     "Permission",
+    "RateLimitHit",
     "Session",
     "User",
 ]

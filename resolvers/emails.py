@@ -1,0 +1,129 @@
+"""The emails the client area sends, in German and English, as plain text and HTML."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+GERMAN_SPEAKING = frozenset({"AT", "DE", "CH", "LI"})
+
+
+def language_for_country(country_code: str) -> str:
+    return "de" if country_code.upper() in GERMAN_SPEAKING else "en"
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Template:
+    subject: str
+    # Paragraphs of the body; `{link}` stands on a line of its own and becomes a link in HTML.
+    paragraphs: tuple[str, ...]
+    action: str
+
+
+TEMPLATES: dict[str, dict[str, Template]] = {
+    "invitation": {
+        "en": Template(
+            subject="{inviter} invites you to {account}",
+            paragraphs=(
+                "Hello,",
+                "{inviter} invites you to act for the client account {account}.",
+                "Accept the invitation here (the link is valid until {expires}):",
+                "{link}",
+                "If you did not expect this invitation, ignore this email.",
+            ),
+            action="Accept invitation",
+        ),
+        "de": Template(
+            subject="{inviter} lädt Sie zu {account} ein",
+            paragraphs=(
+                "Guten Tag,",
+                "{inviter} lädt Sie ein, für das Kundenkonto {account} tätig zu werden.",
+                "Hier nehmen Sie die Einladung an (der Link gilt bis {expires}):",
+                "{link}",
+                "Wenn Sie diese Einladung nicht erwartet haben, ignorieren Sie diese E-Mail.",
+            ),
+            action="Einladung annehmen",
+        ),
+    },
+    "password_reset": {
+        "en": Template(
+            subject="Reset your password",
+            paragraphs=(
+                "Hello {name},",
+                "Someone asked to reset the password of your client area login. Set a new "
+                "password here (the link is valid until {expires}):",
+                "{link}",
+                "If it was not you, ignore this email; your password stays as it is.",
+            ),
+            action="Set a new password",
+        ),
+        "de": Template(
+            subject="Passwort zurücksetzen",
+            paragraphs=(
+                "Guten Tag {name},",
+                "Für Ihren Kundenbereich-Zugang wurde ein neues Passwort angefordert. Hier "
+                "legen Sie es fest (der Link gilt bis {expires}):",
+                "{link}",
+                "Wenn Sie das nicht waren, ignorieren Sie diese E-Mail; Ihr Passwort bleibt gleich.",
+            ),
+            action="Neues Passwort festlegen",
+        ),
+    },
+    "account_created_on_behalf": {
+        "en": Template(
+            subject="Your client account {account} is ready",
+            paragraphs=(
+                "Hello {name},",
+                "{agent} registered the client account {account} for you, with your power of "
+                "attorney. You are its owner. Set your password here (the link is valid until "
+                "{expires}):",
+                "{link}",
+                "If you did not authorise this, reply to this email.",
+            ),
+            action="Set your password",
+        ),
+        "de": Template(
+            subject="Ihr Kundenkonto {account} ist eingerichtet",
+            paragraphs=(
+                "Guten Tag {name},",
+                "{agent} hat mit Ihrer Vollmacht das Kundenkonto {account} für Sie registriert. "
+                "Sie sind sein Inhaber. Legen Sie hier Ihr Passwort fest (der Link gilt bis "
+                "{expires}):",
+                "{link}",
+                "Wenn Sie das nicht veranlasst haben, antworten Sie auf diese E-Mail.",
+            ),
+            action="Passwort festlegen",
+        ),
+    },
+}
+
+
+def render(template: str, language: str, params: Mapping[str, str]) -> RenderedEmail:
+    """The message in `language` (English when it has no such translation)."""
+    chosen = TEMPLATES[template].get(language) or TEMPLATES[template]["en"]
+    link = params.get("link", "")
+    text_parts = [p.format_map(params) for p in chosen.paragraphs]
+    html_parts = []
+    for paragraph in chosen.paragraphs:
+        if paragraph == "{link}":
+            html_parts.append(
+                f'<p><a href="{html.escape(link, quote=True)}">{html.escape(chosen.action)}</a></p>'
+            )
+        else:
+            escaped = {k: html.escape(v) for k, v in params.items()}
+            html_parts.append(f"<p>{paragraph.format_map(escaped)}</p>")
+    return RenderedEmail(
+        subject=chosen.subject.format_map(params).replace("\n", " "),
+        text="\n\n".join(text_parts) + "\n",
+        html='<!doctype html><html><body style="font-family:sans-serif">'
+        + "".join(html_parts)
+        + "</body></html>",
+    )
