@@ -22,6 +22,7 @@ from strawberry.asgi import GraphQL
 
 from clientarea.auth import InvalidToken, authenticate
 from clientarea.logs import reset_request_id, set_request_id
+from clientarea.mailer import Mailer
 from clientarea.settings import Settings, get_settings
 from models.database import Database
 from resolvers.context import Context, Principal
@@ -159,8 +160,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        await database.dispose()
+        mailer = Mailer(database, settings) if settings.mail_enabled else None
+        if mailer is not None:
+            mailer.start()
+        try:
+            yield
+        finally:
+            if mailer is not None:
+                await mailer.stop()
+            await database.dispose()
 
     app = Starlette(
         routes=[

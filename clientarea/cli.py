@@ -1,4 +1,4 @@
-"""The `clientarea` command: serve the API and manage the database."""
+"""The `clientarea` command: serve the API, manage the database, deliver the email outbox."""
 
 from __future__ import annotations
 
@@ -48,6 +48,26 @@ def _db_revision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mail_deliver(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from clientarea.mailer import deliver_due
+    from models.database import Database
+
+    configure_logging()
+    settings = get_settings()
+
+    async def deliver() -> int:
+        db = Database(settings.database_url)
+        try:
+            return await deliver_due(db, settings, limit=args.limit)
+        finally:
+            await db.dispose()
+
+    print(f"sent {asyncio.run(deliver())} email(s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clientarea", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(run=_db_revision)
+
+    mail = commands.add_parser("mail", help="the email outbox")
+    mail_commands = mail.add_subparsers(dest="mail_command", required=True)
+    deliver = mail_commands.add_parser("deliver", help="send the emails that are due, once")
+    deliver.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    deliver.set_defaults(run=_mail_deliver)
     return parser
 
 

@@ -19,8 +19,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./clientarea.db"
     secret_key: str = DEVELOPMENT_SECRET_KEY
     public_url: str = "http://localhost:3000"
+    # smtp://[user:password@]host[:port][?starttls=true|false], or smtps:// for implicit TLS;
+    # unset, outgoing email is written to the log instead (development).
     smtp_url: str | None = None
     mail_from: str | None = None
+    # The outbox is delivered by a background task in each server process; tests switch it off.
+    mail_enabled: bool = True
+    mail_poll_seconds: float = 2.0
     cookie_secure: bool = True
     cookie_name: str = "clientarea_session"
     graphiql: bool | None = None

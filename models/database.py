@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,11 +34,20 @@ class StatementCounter:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN, so writers can take the lock up front.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
+    # writer got there first; units of work therefore take the write lock when they begin.
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
@@ -49,19 +58,24 @@ class Database:
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout)
         self.engine: AsyncEngine = create_async_engine(url, **options)
+        writer = self.engine
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            writer = self.engine.execution_options(sqlite_immediate=True)
         self.counter = StatementCounter()
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._count)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.writer = async_sessionmaker(writer, expire_on_commit=False)
 
     def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.counter.record(statement)
+        if not statement.startswith("BEGIN"):
+            self.counter.record(statement)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back when it raises."""
-        async with self.sessionmaker.begin() as session:
+        async with self.writer.begin() as session:
             yield session
 
     @asynccontextmanager

@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts import ClientAccount, Membership, MembershipRole
-from models.permissions import ALL_MASK, Permission, from_mask
+from models.permissions import ALL_MASK, Permission, from_mask, to_mask
+from models.users import User
 from resolvers.audit import record
-from resolvers.context import Access, Context
-from resolvers.errors import Rejected
+from resolvers.context import Access, Context, Principal
+from resolvers.emails import language_for_country
+from resolvers.errors import Rejected, UserErrorCode, reject
 from resolvers.ids import encode_id
 from resolvers.pagination import Page, paginate
+from resolvers.password_resets import send_password_link
 from resolvers.permissions import authorize, memberships_of, require_principal
+from resolvers.ratelimits import within_limit
 from resolvers.validation import BillingProfile, BillingProfileLike, Checker, check_billing_profile
+
+
+def refuse_restricted_token(principal: Principal) -> None:
+    """A token limited to some accounts cannot create accounts: it would never reach them."""
+    if principal.token_account_ids is not None:
+        raise reject(
+            "This API token is restricted to certain accounts and cannot create accounts.",
+            UserErrorCode.PERMISSION_ESCALATION,
+        )
 
 
 def apply_billing_profile(account: ClientAccount, profile: BillingProfile) -> None:
@@ -65,6 +80,7 @@ async def add_account(
 
 async def create_client_account(context: Context, *, name: str, billing: BillingProfileLike) -> ClientAccount:
     principal = require_principal(context)
+    refuse_restricted_token(principal)
     check = Checker()
     name, profile = check_account(check, name, billing)
     if check.problems:
@@ -146,3 +162,111 @@ async def viewer_accounts(
         context.loaders.account.prime(account.id, account)
         edges.append((cursor, (account, access)))
     return Page(edges, page.has_next_page, page.has_previous_page, page.count)
+
+
+# The customer may take a while to open the email: as long as an invitation lasts.
+ON_BEHALF_LINK_LIFETIME = timedelta(days=7)
+# Per viewer: an agency onboarding customers one by one stays far below it; a script probing
+# which emails are registered does not (the answer reveals it, DESIGN rule 12).
+ON_BEHALF_LIMIT = 20
+ON_BEHALF_WINDOW = timedelta(hours=1)
+
+
+async def create_client_account_on_behalf(
+    context: Context,
+    *,
+    owner_email: str,
+    owner_name: str,
+    name: str,
+    billing: BillingProfileLike,
+    permissions: list[Permission],
+    power_of_attorney: bool,
+) -> tuple[ClientAccount, Membership]:
+    """A new customer user (no password yet) owning a new account, the viewer a USER of it.
+
+    Returns the account and the viewer's membership; the customer is emailed a link to set a password.
+    """
+    principal = require_principal(context)
+    refuse_restricted_token(principal)
+    check = Checker()
+    if not power_of_attorney:
+        check.fail(("input", "powerOfAttorney"), "Confirm that you hold the customer's power of attorney.")
+    owner_email = check.email(("input", "owner", "email"), owner_email)
+    owner_name = check.text(("input", "owner", "name"), owner_name, max_length=200)
+    name, profile = check_account(check, name, billing)
+    if check.problems:
+        raise Rejected(check.problems)
+    # Its own unit of work: an attempt that fails on a registered email must count as well.
+    async with context.db.begin() as session:
+        if not await within_limit(
+            session, f"on_behalf:{principal.user_id}", limit=ON_BEHALF_LIMIT, window=ON_BEHALF_WINDOW
+        ):
+            raise reject("Too many accounts created at once; try again later.", UserErrorCode.RATE_LIMITED)
+    granted = to_mask(permissions)
+    try:
+        async with context.db.begin() as session:
+            if await session.scalar(select(User.id).where(User.email == owner_email)) is not None:
+                raise _owner_registered()
+            agent = await session.get_one(User, principal.user_id)
+            customer = User(email=owner_email, name=owner_name, password_hash=None)
+            session.add(customer)
+            await session.flush()
+            account, _ = await add_account(session, name=name, billing=profile, owner_id=customer.id)
+            membership = Membership(
+                user_id=principal.user_id,
+                account_id=account.id,
+                role=MembershipRole.USER,
+                permissions=granted,
+                invited_by_id=principal.user_id,
+            )
+            session.add(membership)
+            await session.flush()
+            send_password_link(
+                session,
+                context.settings,
+                user=customer,
+                lifetime=ON_BEHALF_LINK_LIFETIME,
+                template="account_created_on_behalf",
+                language=language_for_country(profile.address.country_code),
+                params={"agent": agent.name, "account": account.name},
+            )
+            record(
+                session,
+                context,
+                "account.created_on_behalf",
+                account_id=account.id,
+                subject_id=encode_id("ClientAccount", account.id),
+            )
+            record(
+                session,
+                context,
+                "membership.created",
+                account_id=account.id,
+                subject_id=encode_id("Membership", membership.id),
+            )
+    except IntegrityError:
+        # Two requests for one customer email at once: the unique index decides.
+        raise _owner_registered() from None
+    context.loaders.access.clear(account.id)
+    if principal.covers(account.id):
+        context.loaders.access.prime(
+            account.id,
+            Access.of(
+                principal,
+                account_id=account.id,
+                membership_id=membership.id,
+                role=MembershipRole.USER,
+                granted=from_mask(granted),
+            ),
+        )
+    return account, membership
+
+
+def _owner_registered() -> Rejected:
+    return reject(
+        "A user with this email already exists; ask the customer to invite you to their account instead.",
+        UserErrorCode.EMAIL_ALREADY_REGISTERED,
+        "input",
+        "owner",
+        "email",
+    )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import AuditEvent
 from resolvers.context import Context
+from resolvers.pagination import Page, paginate
 
 
 def record(
@@ -30,4 +33,22 @@ def record(
             subject_id=subject_id,
             request_id=context.request_id,
         )
+    )
+
+
+async def account_audit_log(
+    context: Context, *, account_id: uuid.UUID, first: int | None, after: str | None
+) -> Page[Any]:
+    """The account's events, newest first."""
+    page = await paginate(
+        context.db,
+        select(AuditEvent).where(AuditEvent.account_id == account_id),
+        keys=[AuditEvent.id],
+        key_of=lambda row: (row[0].id,),
+        first=first,
+        after=after,
+        descending=True,
+    )
+    return Page(
+        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
     )

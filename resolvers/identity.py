@@ -1,4 +1,4 @@
-"""Signing up, signing in and out, and API tokens for partner integrations."""
+"""Signing up, signing in and out, resetting a password, and API tokens for partner integrations."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ from resolvers.audit import record
 from resolvers.context import Context, Principal
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id, encode_id
+from resolvers.password_resets import find_usable_token, language_of_user, redeem_token, send_password_link
 from resolvers.passwords import password_weakness
 from resolvers.permissions import require_principal
+from resolvers.ratelimits import within_limit
 from resolvers.validation import BillingProfileLike, Checker
 
 
@@ -297,3 +299,88 @@ async def viewer_api_tokens(context: Context) -> list[ApiToken]:
             .order_by(ApiToken.id)
         )
         return list(tokens)
+
+
+PASSWORD_RESET_LIFETIME = timedelta(hours=1)
+# Per email address: enough for a retry or two, too few to flood someone's inbox.
+PASSWORD_RESET_LIMIT = 5
+PASSWORD_RESET_WINDOW = timedelta(hours=1)
+
+
+async def request_password_reset(context: Context, *, email: str) -> None:
+    """Emails a reset link when a user has the email; answers the same either way (DESIGN rule 12)."""
+    check = Checker()
+    email = check.email(("input", "email"), email)
+    if check.problems:
+        raise Rejected(check.problems)
+    async with context.db.begin() as session:
+        # Counted whether or not a user has the address, so hitting the limit reveals nothing either.
+        if not await within_limit(
+            session, f"password_reset:{email}", limit=PASSWORD_RESET_LIMIT, window=PASSWORD_RESET_WINDOW
+        ):
+            raise reject(
+                "Too many reset requests for this email; try again later.", UserErrorCode.RATE_LIMITED
+            )
+        user = await session.scalar(select(User).where(User.email == email))
+        if user is None:
+            return
+        send_password_link(
+            session,
+            context.settings,
+            user=user,
+            lifetime=PASSWORD_RESET_LIFETIME,
+            template="password_reset",
+            language=await language_of_user(session, user.id),
+            params={},
+        )
+        record(
+            session,
+            context,
+            "user.password_reset_requested",
+            actor_id=user.id,
+            subject_id=encode_id("User", user.id),
+        )
+
+
+TOKEN_INVALID_MESSAGE = "This link is invalid, used or expired; ask for a new one."
+
+
+async def reset_password(context: Context, *, token: str, password: str) -> User:
+    """Sets the password from an emailed token, ends every other session of the user, starts one."""
+    async with context.db.read() as session:
+        found = await find_usable_token(session, token)
+    check = Checker()
+    if found is None:
+        check.fail(("input", "token"), TOKEN_INVALID_MESSAGE, UserErrorCode.TOKEN_INVALID)
+    weakness = password_weakness(password, email=found[1].email if found else None)
+    if weakness:
+        check.fail(("input", "password"), weakness, UserErrorCode.WEAK_PASSWORD)
+    if check.problems or found is None:
+        raise Rejected(check.problems)
+    token_id, user = found
+    password_hash = await hash_password(context.settings, password)
+    async with context.db.begin() as session:
+        if not await redeem_token(session, token_id=token_id, user_id=user.id):
+            raise reject(TOKEN_INVALID_MESSAGE, UserErrorCode.TOKEN_INVALID, "input", "token")
+        now = utcnow()
+        await session.execute(
+            update(User).where(User.id == user.id).values(password_hash=password_hash, last_login_at=now)
+        )
+        # Whoever knew the old password may hold a session: a reset ends all of them.
+        await session.execute(
+            update(Session)
+            .where(Session.user_id == user.id, Session.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        secret, login = start_session(session, context.settings, user.id)
+        await session.flush()
+        record(
+            session,
+            context,
+            "user.password_reset",
+            actor_id=user.id,
+            subject_id=encode_id("User", user.id),
+        )
+    await _revoke_current_session(context)
+    await _begin_session(context, user, secret, login.id)
+    return user

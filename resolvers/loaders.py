@@ -12,13 +12,14 @@ from sqlalchemy import select
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.auth import ApiTokenAccount
+from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
 
 if TYPE_CHECKING:
     from resolvers.context import Access, Context
 
-M = TypeVar("M", ClientAccount, Membership, User)
+M = TypeVar("M", ClientAccount, Membership, User, Invitation)
 
 
 class _ByIdLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
@@ -45,6 +46,10 @@ class ClientAccountByIdLoader(_ByIdLoader[ClientAccount]):
 
 class MembershipByIdLoader(_ByIdLoader[Membership]):
     model = Membership
+
+
+class InvitationByIdLoader(_ByIdLoader[Invitation]):
+    model = Invitation
 
 
 class OwnerByAccountIdLoader(DataLoader[uuid.UUID, User]):
@@ -125,5 +130,6 @@ class Loaders:
         self.user = UserByIdLoader(context)
         self.account = ClientAccountByIdLoader(context)
         self.membership = MembershipByIdLoader(context)
+        self.invitation = InvitationByIdLoader(context)
         self.owner = OwnerByAccountIdLoader(context)
         self.token_accounts = AccountIdsByApiTokenLoader(context)

@@ -8,7 +8,9 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 
 from models.accounts import ClientAccount, Membership
+from models.audit import AuditEvent
 from models.auth import ApiToken
+from models.invitations import Invitation
 from models.permissions import Permission
 from models.users import User
 from resolvers.accounts import account_for_viewer
@@ -17,7 +19,7 @@ from resolvers.errors import Forbidden
 from resolvers.ids import decode_global_id
 from resolvers.users import visible_user
 
-Found = ClientAccount | Membership | User | ApiToken
+Found = ClientAccount | Membership | User | ApiToken | Invitation | AuditEvent
 
 
 async def _membership(context: Context, pk: uuid.UUID) -> Membership | None:
@@ -46,11 +48,41 @@ async def _api_token(context: Context, pk: uuid.UUID) -> ApiToken | None:
         )
 
 
+async def _invitation(context: Context, pk: uuid.UUID) -> Invitation | None:
+    invitation = await context.loaders.invitation.load(pk)
+    if invitation is None or context.principal is None:
+        return None
+    access = await context.access(invitation.account_id)
+    if access is not None and access.allows(Permission.MANAGE_USERS):
+        return invitation
+    # The invitee sees what was sent to them, before and after they join.
+    if invitation.email == context.principal.email:
+        return invitation
+    if access is not None:
+        raise Forbidden([Permission.MANAGE_USERS])
+    return None
+
+
+async def _audit_event(context: Context, pk: uuid.UUID) -> AuditEvent | None:
+    async with context.db.read() as session:
+        event = await session.get(AuditEvent, pk)
+    if event is None or event.account_id is None:
+        return None
+    access = await context.access(event.account_id)
+    if access is None:
+        return None
+    if not access.allows(Permission.MANAGE_USERS):
+        raise Forbidden([Permission.MANAGE_USERS])
+    return event
+
+
 FETCHERS: dict[str, Callable[[Context, uuid.UUID], Awaitable[Found | None]]] = {
     "ClientAccount": account_for_viewer,
     "User": visible_user,
     "Membership": _membership,
     "ApiToken": _api_token,
+    "Invitation": _invitation,
+    "AuditEvent": _audit_event,
 }
 
 

@@ -88,6 +88,7 @@ async def paginate(
     key_of: Callable[[Any], Sequence[Any]],
     first: int | None,
     after: str | None,
+    descending: bool = False,
 ) -> Page[Any]:
     """One page of `statement`, ordered by `keys` (unique together), starting after `after`.
 
@@ -97,8 +98,10 @@ async def paginate(
     page_statement = statement
     if after is not None:
         values = decode_cursor(after, [key.type.python_type for key in keys])
-        page_statement = page_statement.where(tuple_(*keys) > tuple_(*values))
-    page_statement = page_statement.order_by(*keys).limit(size + 1)
+        position, bound = tuple_(*keys), tuple_(*values)
+        page_statement = page_statement.where(position < bound if descending else position > bound)
+    order = [key.desc() for key in keys] if descending else list(keys)
+    page_statement = page_statement.order_by(*order).limit(size + 1)
 
     async with db.read() as session:
         rows = list((await session.execute(page_statement)).all()) if size else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -13,13 +13,18 @@ from models import accounts as models
 from models.accounts import AccountStatus, MembershipRole
 from models.permissions import ALL_PERMISSIONS, Permission, from_mask, ordered
 from resolvers import accounts as resolve
+from resolvers import audit as audit_resolve
+from resolvers import invitations as invitations_resolve
+from resolvers import members as members_resolve
 from resolvers.context import Access, Context
 from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
+from resolvers.invitations import InvitationStatus
 from resolvers.pagination import Page
 from schema.base import (
     Address,
     AddressInput,
+    Connection,
     Node,
     PageInfo,
     UserError,
@@ -28,6 +33,10 @@ from schema.base import (
     user_errors,
 )
 from schema.users import User
+
+if TYPE_CHECKING:
+    from schema.audit import AuditEvent
+    from schema.invitations import Invitation
 
 
 @strawberry.type
@@ -123,6 +132,44 @@ class ClientAccount(Node):
     )
     def billing_profile(self) -> BillingProfile | None:
         return BillingProfile.of(self.row)
+
+    @strawberry.field(description="Needs MANAGE_USERS.", extensions=requires(Permission.MANAGE_USERS))
+    async def members(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Membership] | None:
+        page = await members_resolve.account_members(
+            info.context, account_id=self.account_pk, first=first, after=after
+        )
+        return Connection.of(page, Membership.of)
+
+    @strawberry.field(description="Needs MANAGE_USERS.", extensions=requires(Permission.MANAGE_USERS))
+    async def invitations(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        status: InvitationStatus | None = None,
+    ) -> Connection[Annotated[Invitation, strawberry.lazy("schema.invitations")]] | None:
+        from schema.invitations import Invitation
+
+        page = await invitations_resolve.account_invitations(
+            info.context, account_id=self.account_pk, first=first, after=after, status=status
+        )
+        return Connection.of(page, Invitation.of)
+
+    @strawberry.field(
+        description="Who did what in this account, newest first. Needs MANAGE_USERS.",
+        extensions=requires(Permission.MANAGE_USERS),
+    )
+    async def audit_log(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("schema.audit")]] | None:
+        from schema.audit import AuditEvent
+
+        page = await audit_resolve.account_audit_log(
+            info.context, account_id=self.account_pk, first=first, after=after
+        )
+        return Connection.of(page, AuditEvent.of)
 
 
 async def _access(info: Info[Context, Any], account_id: uuid.UUID) -> Access:
@@ -282,3 +329,62 @@ class AccountMutations:
         except Rejected as rejected:
             return UpdateBillingProfilePayload(user_errors=user_errors(rejected))
         return UpdateBillingProfilePayload(account=ClientAccount.of(row))
+
+
+@strawberry.input
+class AccountOwnerInput:
+    email: str
+    name: str
+
+
+@strawberry.input
+class CreateClientAccountOnBehalfInput:
+    owner: AccountOwnerInput
+    name: str
+    billing_profile: BillingProfileInput
+    permissions: list[Permission] = strawberry.field(
+        description="The permissions the viewer (the agency) receives in the new account."
+    )
+    power_of_attorney: bool = strawberry.field(
+        description="Must be true: the viewer confirms they hold the customer's power of attorney."
+    )
+
+
+@strawberry.type
+class CreateClientAccountOnBehalfPayload:
+    account: ClientAccount | None = None
+    membership: Membership | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AccountOnBehalfMutations:
+    @strawberry.mutation(
+        description=(
+            "An agency, holding its customer's power of attorney, registers a client account\n"
+            "for the customer: the customer becomes owner (and is sent an email to set a\n"
+            "password), the viewer becomes a user of it with the permissions asked for."
+        ),
+        extensions=authenticated(),
+    )
+    async def create_client_account_on_behalf(
+        self, info: Info[Context, None], input: CreateClientAccountOnBehalfInput
+    ) -> CreateClientAccountOnBehalfPayload:
+        try:
+            account, membership = await resolve.create_client_account_on_behalf(
+                info.context,
+                owner_email=input.owner.email,
+                owner_name=input.owner.name,
+                name=input.name,
+                billing=input.billing_profile,
+                permissions=input.permissions,
+                power_of_attorney=input.power_of_attorney,
+            )
+        except Rejected as rejected:
+            return CreateClientAccountOnBehalfPayload(user_errors=user_errors(rejected))
+        if await info.context.access(account.id) is None:
+            # An API token restricted to other accounts does not reach the new one (DESIGN rule 5).
+            return CreateClientAccountOnBehalfPayload()
+        return CreateClientAccountOnBehalfPayload(
+            account=ClientAccount.of(account), membership=Membership.of(membership)
+        )

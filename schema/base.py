@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.extensions.field_extension import FieldExtension
@@ -37,6 +38,36 @@ class PageInfo:
             has_previous_page=page.has_previous_page,
             start_cursor=page.start_cursor,
             end_cursor=page.end_cursor,
+        )
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    """A keyset page; Strawberry names `Connection[Membership]` MembershipConnection."""
+
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    page: strawberry.Private[Page[Any]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.page.count()
+
+    @classmethod
+    def of(cls, page: Page[Any], wrap: Callable[[Any], T]) -> Connection[T]:
+        return cls(
+            edges=[Edge(cursor=cursor, node=wrap(row)) for cursor, row in page.edges],
+            page_info=PageInfo.of(page),
+            page=page,
         )
 
 

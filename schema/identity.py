@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -18,6 +19,9 @@ from resolvers.ids import encode_id
 from schema.accounts import BillingProfileInput, ClientAccount, ClientAccountConnection
 from schema.base import Node, UserError, authenticated, user_errors
 from schema.users import User
+
+if TYPE_CHECKING:
+    from schema.invitations import Invitation
 
 
 @strawberry.type
@@ -82,6 +86,15 @@ class Viewer:
     ) -> ClientAccountConnection:
         page = await accounts_resolve.viewer_accounts(info.context, first=first, after=after, search=search)
         return ClientAccountConnection.of(page)
+
+    @strawberry.field(description="Pending invitations addressed to the viewer's email.")
+    async def pending_invitations(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Invitation, strawberry.lazy("schema.invitations")]]:
+        from resolvers.invitations import pending_for_viewer
+        from schema.invitations import Invitation
+
+        return [Invitation.of(row) for row in await pending_for_viewer(info.context)]
 
     @strawberry.field(description="The viewer's API tokens (never their secret).")
     async def api_tokens(self, info: Info[Context, None]) -> list[ApiToken]:
@@ -230,3 +243,61 @@ class IdentityMutations:
         except Rejected as rejected:
             return RevokeApiTokenPayload(user_errors=user_errors(rejected))
         return RevokeApiTokenPayload(api_token=ApiToken.of(row))
+
+
+@strawberry.input
+class RequestPasswordResetInput:
+    email: str
+
+
+@strawberry.type
+class RequestPasswordResetPayload:
+    ok: bool = False
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="Only input or rate-limit problems; never whether the email exists.",
+    )
+
+
+@strawberry.input
+class ResetPasswordInput:
+    token: str
+    password: str
+
+
+@strawberry.type
+class ResetPasswordPayload:
+    user: User | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PasswordResetMutations:
+    @strawberry.mutation(
+        description=(
+            "Answers the same whether or not the email exists; emails a link with a reset token when it does."
+        )
+    )
+    async def request_password_reset(
+        self, info: Info[Context, None], input: RequestPasswordResetInput
+    ) -> RequestPasswordResetPayload:
+        try:
+            await resolve.request_password_reset(info.context, email=input.email)
+        except Rejected as rejected:
+            return RequestPasswordResetPayload(user_errors=user_errors(rejected))
+        return RequestPasswordResetPayload(ok=True)
+
+    @strawberry.mutation(
+        description=(
+            "Sets a new password from an emailed token (also how an owner registered on their behalf "
+            "sets their first password); starts a session."
+        )
+    )
+    async def reset_password(
+        self, info: Info[Context, None], input: ResetPasswordInput
+    ) -> ResetPasswordPayload:
+        try:
+            user = await resolve.reset_password(info.context, token=input.token, password=input.password)
+        except Rejected as rejected:
+            return ResetPasswordPayload(user_errors=user_errors(rejected))
+        return ResetPasswordPayload(user=User.of(user))

@@ -9,12 +9,14 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from models import accounts, auth, users
+from models import accounts, audit, auth, invitations, users
 from resolvers.context import Context
 from resolvers.nodes import Found, find_node
 from schema.accounts import ClientAccount, Membership
+from schema.audit import AuditEvent
 from schema.base import Node
 from schema.identity import ApiToken
+from schema.invitations import Invitation
 from schema.users import User
 
 
@@ -27,6 +29,10 @@ def _wrap(found: Found) -> Node:
         return User.of(found)
     if isinstance(found, auth.ApiToken):
         return ApiToken.of(found)
+    if isinstance(found, invitations.Invitation):
+        return Invitation.of(found)
+    if isinstance(found, audit.AuditEvent):
+        return AuditEvent.of(found)
     raise TypeError(type(found))
 
 

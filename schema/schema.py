@@ -12,16 +12,29 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from clientarea.logs import current_request_id
-from schema.accounts import AccountMutations, AccountQueries, Membership
-from schema.identity import IdentityMutations, IdentityQueries
+from schema.accounts import AccountMutations, AccountOnBehalfMutations, AccountQueries, Membership
+from schema.audit import AuditEvent
+from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
+from schema.invitations import Invitation, InvitationMutations, InvitationQueries
+from schema.members import MemberMutations
 from schema.nodes import NodeQueries
 from schema.users import User
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 logger = logging.getLogger("clientarea.errors")
 
-Query = merge_types("Query", (IdentityQueries, NodeQueries, AccountQueries))
-Mutation = merge_types("Mutation", (IdentityMutations, AccountMutations))
+Query = merge_types("Query", (IdentityQueries, NodeQueries, AccountQueries, InvitationQueries))
+Mutation = merge_types(
+    "Mutation",
+    (
+        IdentityMutations,
+        PasswordResetMutations,
+        AccountMutations,
+        AccountOnBehalfMutations,
+        InvitationMutations,
+        MemberMutations,
+    ),
+)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -63,7 +76,7 @@ class MaskUnexpectedErrors(MaskErrors):
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    types=[User, Membership],
+    types=[User, Membership, Invitation, AuditEvent],
     extensions=[MaskUnexpectedErrors],
     config=StrawberryConfig(auto_camel_case=True),
 )

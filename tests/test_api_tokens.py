@@ -14,7 +14,7 @@ from models.base import utcnow
 from models.database import Database
 from models.permissions import Permission
 from resolvers.ids import encode_id
-from tests.factories import add_member, create_account, create_user, session_for
+from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api
 
 CREATE = """
@@ -219,3 +219,20 @@ async def test_anonymous_cannot_create_tokens(api: Api) -> None:
     response = await api(CREATE, {"input": {"name": "x"}})
 
     assert response.codes == ["UNAUTHENTICATED"]
+
+
+async def test_a_token_restricted_to_some_accounts_cannot_create_accounts(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    _, (own, _theirs) = await _agency(api, db, settings)
+    narrow = await _mint(api, accountIds=[encode_id("ClientAccount", own.id)])
+    partner = api.new().with_token(narrow["token"])
+
+    response = await partner(
+        """mutation($input: CreateClientAccountInput!) {
+          createClientAccount(input: $input) { account { id } userErrors { code } }
+        }""",
+        {"input": {"name": "Sneaky", "billingProfile": BILLING}},
+    )
+
+    assert response.user_error_codes("createClientAccount") == ["PERMISSION_ESCALATION"]

@@ -1,0 +1,146 @@
+"""Members of an account: their permissions, leaving or being removed, and moving ownership."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from models.accounts import Membership, MembershipRole
+from models.permissions import ALL_MASK, Permission, from_mask, to_mask
+from resolvers.audit import record
+from resolvers.context import Access, Context
+from resolvers.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.ids import decode_id, encode_id
+from resolvers.pagination import Page, paginate
+from resolvers.permissions import authorize, require_principal
+
+
+async def _target(context: Context, membership_id: str) -> tuple[Membership, Access]:
+    """The membership named in the input and the viewer's access to its account, or NOT_FOUND."""
+    pk = decode_id(membership_id, "Membership")
+    membership = await context.loaders.membership.load(pk) if pk else None
+    access = await context.access(membership.account_id) if membership else None
+    if membership is None or access is None:
+        raise not_found("input", "membershipId")
+    return membership, access
+
+
+def _owner_required(message: str) -> Rejected:
+    return reject(message, UserErrorCode.OWNER_REQUIRED, "input", "membershipId")
+
+
+async def update_member_permissions(
+    context: Context, *, membership_id: str, permissions: list[Permission]
+) -> Membership:
+    target, access = await _target(context, membership_id)
+    await authorize(context, target.account_id, Permission.MANAGE_USERS, field="membershipId")
+    if target.role is MembershipRole.OWNER:
+        raise _owner_required("The owner holds every permission; their membership cannot be changed.")
+    wanted = frozenset(permissions)
+    # Keeping or taking away is fine; adding what the actor does not hold is escalation.
+    added = wanted - from_mask(target.permissions)
+    if not added <= access.permissions:
+        names = ", ".join(sorted(p.value for p in added - access.permissions))
+        raise reject(
+            f"You cannot grant permissions you do not hold: {names}.",
+            UserErrorCode.PERMISSION_ESCALATION,
+            "input",
+            "permissions",
+        )
+    async with context.db.begin() as session:
+        row = await session.get(Membership, target.id, with_for_update=True)
+        if row is None:
+            raise not_found("input", "membershipId")
+        row.permissions = to_mask(wanted)
+        record(
+            session,
+            context,
+            "membership.permissions_changed",
+            account_id=row.account_id,
+            subject_id=encode_id("Membership", row.id),
+        )
+    context.loaders.membership.clear(row.id).prime(row.id, row)
+    context.loaders.access.clear(row.account_id)
+    return row
+
+
+async def remove_member(context: Context, *, membership_id: str) -> uuid.UUID:
+    target, access = await _target(context, membership_id)
+    leaving = target.id == access.membership_id
+    if target.role is MembershipRole.OWNER:
+        raise _owner_required("The owner cannot leave or be removed; transfer the ownership first.")
+    if not leaving:
+        await authorize(context, target.account_id, Permission.MANAGE_USERS, field="membershipId")
+    async with context.db.begin() as session:
+        removed = await session.execute(
+            delete(Membership).where(Membership.id == target.id, Membership.role == MembershipRole.USER)
+        )
+        if removed.rowcount != 1:  # type: ignore[attr-defined]
+            raise not_found("input", "membershipId")
+        record(
+            session,
+            context,
+            "membership.left" if leaving else "membership.removed",
+            account_id=target.account_id,
+            subject_id=encode_id("Membership", target.id),
+        )
+    context.loaders.membership.clear(target.id)
+    context.loaders.access.clear(target.account_id)
+    return target.id
+
+
+async def transfer_ownership(context: Context, *, membership_id: str) -> uuid.UUID:
+    require_principal(context)
+    target, access = await _target(context, membership_id)
+    if access.role is not MembershipRole.OWNER or not access.allows(Permission.MANAGE_USERS):
+        raise _owner_required("Only the account's owner can transfer its ownership.")
+    if target.id == access.membership_id:
+        raise reject("You already own this account.", UserErrorCode.INVALID, "input", "membershipId")
+    async with context.db.begin() as session:
+        rows = {
+            m.id: m
+            for m in await session.scalars(
+                select(Membership)
+                .where(Membership.id.in_([target.id, access.membership_id]))
+                .with_for_update()
+            )
+        }
+        old_owner, new_owner = rows.get(access.membership_id), rows.get(target.id)
+        if old_owner is None or new_owner is None or old_owner.role is not MembershipRole.OWNER:
+            raise not_found("input", "membershipId")
+        # Demote first: the one-owner index must never see two owners, even within the transaction.
+        old_owner.role = MembershipRole.USER
+        old_owner.permissions = ALL_MASK
+        await session.flush()
+        new_owner.role = MembershipRole.OWNER
+        new_owner.permissions = ALL_MASK
+        record(
+            session,
+            context,
+            "account.ownership_transferred",
+            account_id=target.account_id,
+            subject_id=encode_id("Membership", new_owner.id),
+        )
+    for row in rows.values():
+        context.loaders.membership.clear(row.id).prime(row.id, row)
+    context.loaders.access.clear(target.account_id)
+    context.loaders.owner.clear(target.account_id)
+    return target.account_id
+
+
+async def account_members(
+    context: Context, *, account_id: uuid.UUID, first: int | None, after: str | None
+) -> Page[Any]:
+    page = await paginate(
+        context.db,
+        select(Membership).where(Membership.account_id == account_id),
+        keys=[Membership.id],
+        key_of=lambda row: (row[0].id,),
+        first=first,
+        after=after,
+    )
+    return Page(
+        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
+    )

@@ -1,0 +1,55 @@
+"""The audit log as the account's members with MANAGE_USERS read it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from models import audit as models
+from resolvers.context import Context
+from resolvers.ids import encode_id
+from schema.accounts import ClientAccount
+from schema.base import Node
+from schema.users import User
+
+
+@strawberry.type
+class AuditEvent(Node):
+    id: strawberry.ID
+    action: str = strawberry.field(
+        description=(
+            "E.g. invitation.created, membership.permissions_changed, order.placed, contact.updated."
+        )
+    )
+    subject_id: strawberry.ID | None = strawberry.field(description="Global ID of the entity acted upon.")
+    occurred_at: datetime
+    actor_pk: strawberry.Private[uuid.UUID | None]
+    account_pk: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def of(cls, row: models.AuditEvent) -> AuditEvent:
+        return cls(
+            id=strawberry.ID(encode_id("AuditEvent", row.id)),
+            action=row.action,
+            subject_id=strawberry.ID(row.subject_id) if row.subject_id else None,
+            occurred_at=row.occurred_at,
+            actor_pk=row.actor_id,
+            account_pk=row.account_id,
+        )
+
+    @strawberry.field
+    async def actor(self, info: Info[Context, None]) -> User | None:
+        if self.actor_pk is None:
+            return None
+        row = await info.context.loaders.user.load(self.actor_pk)
+        return User.of(row) if row else None
+
+    @strawberry.field
+    async def account(self, info: Info[Context, None]) -> ClientAccount | None:
+        if self.account_pk is None or await info.context.access(self.account_pk) is None:
+            return None
+        row = await info.context.loaders.account.load(self.account_pk)
+        return ClientAccount.of(row) if row else None

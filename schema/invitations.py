@@ -1,0 +1,224 @@
+"""Invitations to join an account, their preview by token, and accepting them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from models import invitations as models
+from models.permissions import Permission, ordered
+from resolvers import invitations as resolve
+from resolvers.context import Context
+from resolvers.errors import Rejected
+from resolvers.ids import decode_id, encode_id
+from resolvers.invitations import InvitationStatus
+from schema.accounts import ClientAccount, Membership
+from schema.base import Node, UserError, authenticated, user_errors
+from schema.users import User
+
+
+@strawberry.type
+class Invitation(Node):
+    id: strawberry.ID
+    email: str
+    permissions: list[Permission]
+    status: InvitationStatus
+    created_at: datetime
+    expires_at: datetime
+    account_pk: strawberry.Private[uuid.UUID]
+    invited_by_pk: strawberry.Private[uuid.UUID]
+    accepted_by_pk: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def of(cls, row: models.Invitation) -> Invitation:
+        return cls(
+            id=strawberry.ID(encode_id("Invitation", row.id)),
+            email=row.email,
+            permissions=ordered(resolve.granted_permissions(row)),
+            status=resolve.status_of(row),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            account_pk=row.account_id,
+            invited_by_pk=row.invited_by_id,
+            accepted_by_pk=row.accepted_by_id,
+        )
+
+    @strawberry.field(description="Null for a viewer who is not a member of the account (yet).")
+    async def account(self, info: Info[Context, None]) -> ClientAccount | None:
+        if await info.context.access(self.account_pk) is None:
+            return None
+        row = await info.context.loaders.account.load(self.account_pk)
+        return ClientAccount.of(row) if row else None
+
+    @strawberry.field
+    async def account_name(self, info: Info[Context, None]) -> str:
+        row = await info.context.loaders.account.load(self.account_pk)
+        return row.name if row else ""
+
+    @strawberry.field
+    async def invited_by(self, info: Info[Context, None]) -> User:
+        row = await info.context.loaders.user.load(self.invited_by_pk)
+        assert row is not None
+        return User.of(row)
+
+    @strawberry.field
+    async def accepted_by(self, info: Info[Context, None]) -> User | None:
+        if self.accepted_by_pk is None:
+            return None
+        row = await info.context.loaders.user.load(self.accepted_by_pk)
+        return User.of(row) if row else None
+
+
+@strawberry.type(description="What the person holding an invitation link may see before accepting it.")
+class InvitationPreview:
+    account_name: str
+    inviter_name: str
+    email: str
+    permissions: list[Permission]
+    status: InvitationStatus
+    expires_at: datetime
+    email_registered: bool = strawberry.field(
+        description=(
+            "Whether a user with this email already exists (then: sign in and accept; else: sign "
+            "up with the invitation)."
+        )
+    )
+
+
+@strawberry.input
+class InviteUserInput:
+    account_id: strawberry.ID
+    email: str
+    permissions: list[Permission]
+
+
+@strawberry.type
+class InviteUserPayload:
+    invitation: Invitation | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RevokeInvitationInput:
+    invitation_id: strawberry.ID
+
+
+@strawberry.type
+class RevokeInvitationPayload:
+    invitation: Invitation | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(
+    description=(
+        "Exactly one of token (from the emailed link) or invitationId (from Viewer.pendingInvitations)."
+    )
+)
+class AcceptInvitationInput:
+    token: str | None = None
+    invitation_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class AcceptInvitationPayload:
+    membership: Membership | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class SignUpWithInvitationInput:
+    token: str
+    name: str
+    password: str
+
+
+@strawberry.type
+class SignUpWithInvitationPayload:
+    user: User | None = None
+    membership: Membership | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class InvitationQueries:
+    @strawberry.field(
+        description="What an invitation link shows before it is accepted; null for an unknown token."
+    )
+    async def invitation(self, info: Info[Context, None], token: str) -> InvitationPreview | None:
+        found = await resolve.preview(info.context, token=token)
+        if found is None:
+            return None
+        return InvitationPreview(
+            account_name=found.account_name,
+            inviter_name=found.inviter_name,
+            email=found.invitation.email,
+            permissions=ordered(resolve.granted_permissions(found.invitation)),
+            status=resolve.status_of(found.invitation),
+            expires_at=found.invitation.expires_at,
+            email_registered=found.email_registered,
+        )
+
+
+@strawberry.type
+class InvitationMutations:
+    @strawberry.mutation(
+        description="Email an invitation link to join the account with the given permissions.",
+        extensions=authenticated(),
+    )
+    async def invite_user(self, info: Info[Context, None], input: InviteUserInput) -> InviteUserPayload:
+        try:
+            row = await resolve.invite_user(
+                info.context,
+                account_id=decode_id(input.account_id, "ClientAccount"),
+                email=input.email,
+                permissions=input.permissions,
+            )
+        except Rejected as rejected:
+            return InviteUserPayload(user_errors=user_errors(rejected))
+        return InviteUserPayload(invitation=Invitation.of(row))
+
+    @strawberry.mutation(extensions=authenticated())
+    async def revoke_invitation(
+        self, info: Info[Context, None], input: RevokeInvitationInput
+    ) -> RevokeInvitationPayload:
+        try:
+            row = await resolve.revoke_invitation(info.context, invitation_id=input.invitation_id)
+        except Rejected as rejected:
+            return RevokeInvitationPayload(user_errors=user_errors(rejected))
+        return RevokeInvitationPayload(invitation=Invitation.of(row))
+
+    @strawberry.mutation(
+        description="Accept as the signed-in user, whose email must be the invited one.",
+        extensions=authenticated(),
+    )
+    async def accept_invitation(
+        self, info: Info[Context, None], input: AcceptInvitationInput
+    ) -> AcceptInvitationPayload:
+        if input.invitation_id is not None:
+            decode_id(input.invitation_id, "Invitation")  # undecodable: BAD_USER_INPUT, nothing runs
+        try:
+            row = await resolve.accept_invitation(
+                info.context,
+                token=input.token,
+                invitation_id=None if input.invitation_id is None else str(input.invitation_id),
+            )
+        except Rejected as rejected:
+            return AcceptInvitationPayload(user_errors=user_errors(rejected))
+        return AcceptInvitationPayload(membership=Membership.of(row))
+
+    @strawberry.mutation(
+        description=("Register the invited email as a new user and accept in one step; starts a session.")
+    )
+    async def sign_up_with_invitation(
+        self, info: Info[Context, None], input: SignUpWithInvitationInput
+    ) -> SignUpWithInvitationPayload:
+        try:
+            done = await resolve.sign_up_with_invitation(
+                info.context, token=input.token, name=input.name, password=input.password
+            )
+        except Rejected as rejected:
+            return SignUpWithInvitationPayload(user_errors=user_errors(rejected))
+        return SignUpWithInvitationPayload(user=User.of(done.user), membership=Membership.of(done.membership))
