@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select, update
 
 from clientarea import mailer
@@ -26,66 +19,14 @@ from models.base import utcnow
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
 from resolvers.outbox import enqueue
+from tests.servers import Inbox, SlowInbox, free_port, smtp_server
 
 RESET = {"name": "Erika", "link": "https://clientarea.example/reset#t0ken", "expires": "12:00"}
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
-
-    @property
-    def messages(self) -> list[EmailMessage]:
-        parsed: list[EmailMessage] = []
-        for envelope in self.envelopes:
-            assert isinstance(envelope.content, bytes)
-            message = message_from_bytes(envelope.content, policy=policy.default)
-            assert isinstance(message, EmailMessage)
-            parsed.append(message)
-        return parsed
-
-
-class SlowInbox(Inbox):
-    """Answers a message only once `proceed` is set; `arrived` tells that one is waiting."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.arrived = threading.Event()
-        self.proceed = threading.Event()
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.arrived.set()
-        await asyncio.to_thread(self.proceed.wait, 10)
-        return await super().handle_DATA(server, session, envelope)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def smtp_server(inbox: Inbox, port: int) -> AsyncIterator[None]:
-    # The controller runs its own event loop in a thread; starting and stopping block briefly.
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    await asyncio.to_thread(controller.start)
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(controller.stop)
-
-
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture

@@ -1,0 +1,306 @@
+"""Every mutation writes an audit event: who, with which credential, where, on what, in which request.
+
+A new mutation without a scenario here fails `test_every_mutation_has_an_audit_scenario`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clientarea.auth import hash_password
+from clientarea.settings import Settings
+from models import AuditEvent, OutboxEmail
+from models.database import Database
+from models.permissions import Permission
+from resolvers.ids import encode_id
+from schema.schema import schema
+from tests.factories import BILLING, add_member, create_account, create_user, session_for
+from tests.graphql import Api
+
+PASSWORD = "a long enough passphrase"
+
+
+@dataclass
+class Call:
+    client: Api
+    query: str
+    variables: dict[str, Any]
+
+
+Scenario = Callable[[Api, Database, Settings], Awaitable[Call]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(name: str) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[name] = function
+        return function
+
+    return register
+
+
+async def _signed_in(api: Api, db: Database, settings: Settings, email: str | None = None) -> Any:
+    user = await create_user(db, email=email, password_hash=await hash_password(settings, PASSWORD))
+    client = api.new()
+    client.set_session(await session_for(db, settings, user))
+    return user, client
+
+
+async def _owner(api: Api, db: Database, settings: Settings) -> Any:
+    user, client = await _signed_in(api, db, settings)
+    account = await create_account(db, owner=user)
+    return user, client, account
+
+
+async def _token_in_outbox(db: Database, path: str) -> str:
+    async with db.read() as session:
+        body = await session.scalar(select(OutboxEmail.text_body).order_by(OutboxEmail.id.desc()))
+    match = re.search(re.escape(path) + r"\?token=([A-Za-z0-9_-]+)", body or "")
+    assert match
+    return match.group(1)
+
+
+def _gid(kind: str, pk: uuid.UUID) -> str:
+    return encode_id(kind, pk)
+
+
+@scenario("signUp")
+async def _sign_up(api: Api, db: Database, settings: Settings) -> Call:
+    variables = {
+        "input": {
+            "email": "new@example.com",
+            "name": "New",
+            "password": PASSWORD,
+            "accountName": "New GmbH",
+            "billingProfile": BILLING,
+        }
+    }
+    return Call(
+        api.new(), "mutation($input: SignUpInput!) { signUp(input: $input) { user { id } } }", variables
+    )
+
+
+@scenario("signIn")
+async def _sign_in(api: Api, db: Database, settings: Settings) -> Call:
+    await create_user(db, email="in@example.com", password_hash=await hash_password(settings, PASSWORD))
+    return Call(
+        api.new(),
+        "mutation($e: String!, $p: String!) { signIn(input: {email: $e, password: $p}) { user { id } } }",
+        {"e": "in@example.com", "p": PASSWORD},
+    )
+
+
+@scenario("signOut")
+async def _sign_out(api: Api, db: Database, settings: Settings) -> Call:
+    _, client = await _signed_in(api, db, settings)
+    return Call(client, "mutation { signOut { ok } }", {})
+
+
+@scenario("requestPasswordReset")
+async def _request_reset(api: Api, db: Database, settings: Settings) -> Call:
+    await create_user(db, email="forgot@example.com")
+    return Call(
+        api.new(),
+        "mutation($e: String!) { requestPasswordReset(input: {email: $e}) { ok } }",
+        {"e": "forgot@example.com"},
+    )
+
+
+@scenario("resetPassword")
+async def _reset(api: Api, db: Database, settings: Settings) -> Call:
+    await create_user(db, email="forgot@example.com")
+    await api.new()(
+        "mutation($e: String!) { requestPasswordReset(input: {email: $e}) { ok } }",
+        {"e": "forgot@example.com"},
+    )
+    token = await _token_in_outbox(db, "/password/reset")
+    return Call(
+        api.new(),
+        "mutation($t: String!, $p: String!) "
+        "{ resetPassword(input: {token: $t, password: $p}) { user { id } } }",
+        {"t": token, "p": "another long passphrase"},
+    )
+
+
+@scenario("createApiToken")
+async def _create_token(api: Api, db: Database, settings: Settings) -> Call:
+    _, client = await _signed_in(api, db, settings)
+    return Call(client, 'mutation { createApiToken(input: {name: "x"}) { token } }', {})
+
+
+@scenario("revokeApiToken")
+async def _revoke_token(api: Api, db: Database, settings: Settings) -> Call:
+    _, client = await _signed_in(api, db, settings)
+    minted = await client('mutation { createApiToken(input: {name: "x"}) { apiToken { id } } }')
+    token_id = minted.payload("createApiToken")["apiToken"]["id"]
+    return Call(
+        client,
+        "mutation($id: ID!) { revokeApiToken(input: {apiTokenId: $id}) { apiToken { id } } }",
+        {"id": token_id},
+    )
+
+
+@scenario("createClientAccount")
+async def _create_account(api: Api, db: Database, settings: Settings) -> Call:
+    _, client = await _signed_in(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: CreateClientAccountInput!) { createClientAccount(input: $i) { account { id } } }",
+        {"i": {"name": "Second", "billingProfile": BILLING}},
+    )
+
+
+@scenario("createClientAccountOnBehalf")
+async def _on_behalf(api: Api, db: Database, settings: Settings) -> Call:
+    _, client = await _signed_in(api, db, settings)
+    variables = {
+        "i": {
+            "owner": {"email": "customer@example.com", "name": "Customer"},
+            "name": "Customer KG",
+            "billingProfile": BILLING,
+            "permissions": ["VIEW_SERVICES"],
+            "powerOfAttorney": True,
+        }
+    }
+    return Call(
+        client,
+        "mutation($i: CreateClientAccountOnBehalfInput!) "
+        "{ createClientAccountOnBehalf(input: $i) { account { id } } }",
+        variables,
+    )
+
+
+@scenario("updateBillingProfile")
+async def _update_billing(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: UpdateBillingProfileInput!) { updateBillingProfile(input: $i) { account { id } } }",
+        {"i": {"accountId": _gid("ClientAccount", account.id), "billingProfile": BILLING}},
+    )
+
+
+@scenario("transferAccountOwnership")
+async def _transfer(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    member = await add_member(db, account=account, user=await create_user(db))
+    return Call(
+        client,
+        "mutation($id: ID!) { transferAccountOwnership(input: {membershipId: $id}) { account { id } } }",
+        {"id": _gid("Membership", member.id)},
+    )
+
+
+INVITE = "mutation($i: InviteUserInput!) { inviteUser(input: $i) { invitation { id } userErrors { code } } }"
+
+
+async def _invited(api: Api, db: Database, settings: Settings, email: str) -> tuple[Api, str]:
+    _, client, account = await _owner(api, db, settings)
+    response = await client(
+        INVITE, {"i": {"accountId": _gid("ClientAccount", account.id), "email": email, "permissions": []}}
+    )
+    return client, response.payload("inviteUser")["invitation"]["id"]
+
+
+@scenario("inviteUser")
+async def _invite(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    return Call(
+        client,
+        INVITE,
+        {"i": {"accountId": _gid("ClientAccount", account.id), "email": "a@example.com", "permissions": []}},
+    )
+
+
+@scenario("revokeInvitation")
+async def _revoke_invitation(api: Api, db: Database, settings: Settings) -> Call:
+    client, invitation_id = await _invited(api, db, settings, "a@example.com")
+    return Call(
+        client,
+        "mutation($id: ID!) { revokeInvitation(input: {invitationId: $id}) { invitation { id } } }",
+        {"id": invitation_id},
+    )
+
+
+@scenario("acceptInvitation")
+async def _accept(api: Api, db: Database, settings: Settings) -> Call:
+    _, invitation_id = await _invited(api, db, settings, "invitee@example.com")
+    _, invitee = await _signed_in(api, db, settings, email="invitee@example.com")
+    return Call(
+        invitee,
+        "mutation($id: ID) { acceptInvitation(input: {invitationId: $id}) { membership { id } } }",
+        {"id": invitation_id},
+    )
+
+
+@scenario("signUpWithInvitation")
+async def _sign_up_with_invitation(api: Api, db: Database, settings: Settings) -> Call:
+    await _invited(api, db, settings, "invitee@example.com")
+    token = await _token_in_outbox(db, "/invitations/accept")
+    return Call(
+        api.new(),
+        "mutation($i: SignUpWithInvitationInput!) { signUpWithInvitation(input: $i) { user { id } } }",
+        {"i": {"token": token, "name": "Invitee", "password": PASSWORD}},
+    )
+
+
+@scenario("updateMemberPermissions")
+async def _update_member(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    member = await add_member(db, account=account, user=await create_user(db))
+    return Call(
+        client,
+        "mutation($id: ID!) "
+        "{ updateMemberPermissions(input: {membershipId: $id, permissions: [VIEW_DOMAINS]})"
+        " { membership { id } } }",
+        {"id": _gid("Membership", member.id)},
+    )
+
+
+@scenario("removeMember")
+async def _remove_member(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    member = await add_member(
+        db, account=account, user=await create_user(db), permissions=[Permission.VIEW_DOMAINS]
+    )
+    return Call(
+        client,
+        "mutation($id: ID!) { removeMember(input: {membershipId: $id}) { removedMembershipId } }",
+        {"id": _gid("Membership", member.id)},
+    )
+
+
+def test_every_mutation_has_an_audit_scenario() -> None:
+    mutation_type = schema._schema.mutation_type
+    assert mutation_type is not None
+    missing = set(mutation_type.fields) - set(SCENARIOS)
+    assert not missing, f"mutations without an audit scenario in tests/test_audit.py: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("mutation", sorted(SCENARIOS))
+async def test_the_mutation_writes_an_audit_event(
+    api: Api, db: Database, settings: Settings, mutation: str
+) -> None:
+    call = await SCENARIOS[mutation](api, db, settings)
+    request_id = f"audit-{mutation}"
+
+    response = await call.client(call.query, call.variables, x_request_id=request_id)
+
+    assert response.errors == []
+    user_errors = (response.data[mutation] or {}).get("userErrors", [])
+    assert user_errors == []
+    async with db.read() as session:
+        events = list(await session.scalars(select(AuditEvent).where(AuditEvent.request_id == request_id)))
+    assert events, f"{mutation} wrote no audit event"
+    for event in events:
+        assert event.actor_id is not None
+        assert event.credential in {"session", "token", "anonymous"}
+        assert re.fullmatch(r"[a-z_]+\.[a-z_]+", event.action)
+        assert event.subject_id is None or "token" not in event.subject_id.lower()
