@@ -9,16 +9,20 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from clientarea.auth import InvalidToken, authenticate
 from clientarea.logs import reset_request_id, set_request_id
@@ -26,14 +30,22 @@ from clientarea.mailer import Mailer
 from clientarea.settings import Settings, get_settings
 from models.database import Database
 from resolvers.context import Context, Principal
-from schema.schema import schema
+from schema.schema import build_schema, error_code
 
 access_logger = logging.getLogger("clientarea.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
 class RequestIdMiddleware:
-    """Gives every request an ID (the caller's X-Request-ID when sane), echoes it, logs the request."""
+    """Gives every request an ID (the caller's X-Request-ID when sane), echoes it, logs the request,
+    and adds the security headers every response carries."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -54,6 +66,9 @@ class RequestIdMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(SECURITY_HEADERS)
+                if scope["path"] == "/graphql":
+                    headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -75,7 +90,7 @@ class RequestIdMiddleware:
 class GraphQLView(GraphQL[Context, None]):
     def __init__(self, db: Database, settings: Settings) -> None:
         super().__init__(
-            schema,
+            build_schema(introspection=settings.introspection_enabled, max_cost=settings.max_query_cost),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
@@ -96,45 +111,110 @@ class GraphQLView(GraphQL[Context, None]):
             principal=principal,
         )
 
+    async def process_result(self, request: Request | Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Parse errors never reach schema extensions, so every error without a code gets it here.
+        for error in result.errors or ():
+            if not error.extensions or "code" not in error.extensions:
+                error.extensions = {**(error.extensions or {}), "code": error_code(error)}
+        return await super().process_result(request, result)
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
 
+def _error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
+        status_code=status,
+        headers=headers,
+    )
+
+
 class GraphQLEndpoint:
-    """Authenticates the request, then hands it to Strawberry; a bad API token stops it here."""
+    """Checks the body size and authenticates the request, then hands it to Strawberry."""
 
     def __init__(self, view: GraphQLView, db: Database, settings: Settings) -> None:
         self.view = view
         self.db = db
         self.settings = settings
+        self.allowed_origins = frozenset(allowed_origins(settings))
+
+    def _same_site(self, request: Request) -> bool:
+        """Whether a cookie on this request may count: it comes from the dashboard, not another site."""
+        origin = request.headers.get("origin")
+        if origin is not None:
+            return origin in self.allowed_origins
+        return request.headers.get("sec-fetch-site") != "cross-site"
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None once it passes the limit (chunked bodies included)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.settings.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        if request.method == "POST":
+            declared = request.headers.get("content-length", "")
+            body = (
+                None
+                if declared.isdigit() and int(declared) > self.settings.max_body_bytes
+                else (await self._read_body(receive))
+            )
+            if body is None:
+                limit = self.settings.max_body_bytes
+                response = _error_response(413, f"The request body exceeds {limit} bytes.", "BAD_USER_INPUT")
+                await response(scope, receive, send)
+                return
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            receive = replay
+            request = Request(scope, receive)
+        cookie = request.cookies.get(self.settings.cookie_name)
         try:
             principal = await authenticate(
                 self.db,
                 self.settings,
-                cookie=request.cookies.get(self.settings.cookie_name),
+                cookie=cookie if cookie and self._same_site(request) else None,
                 authorization=request.headers.get("authorization"),
             )
         except InvalidToken:
-            response = JSONResponse(
-                {
-                    "data": None,
-                    "errors": [
-                        {
-                            "message": "The API token is invalid, revoked or expired.",
-                            "extensions": {"code": "UNAUTHENTICATED"},
-                        }
-                    ],
-                },
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            response = _error_response(
+                401,
+                "The API token is invalid, revoked or expired.",
+                "UNAUTHENTICATED",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.view(scope, receive, send)
+
+
+def allowed_origins(settings: Settings) -> list[str]:
+    """CLIENTAREA_ALLOWED_ORIGINS, or else the dashboard's own origin from PUBLIC_URL."""
+    if settings.allowed_origins:
+        return [o.rstrip("/") for o in settings.allowed_origins]
+    public = urlsplit(settings.public_url)
+    return [f"{public.scheme}://{public.netloc}"]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
@@ -176,7 +256,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=allowed_origins(settings),
+                allow_credentials=True,
+                allow_methods=["POST"],
+                allow_headers=["authorization", "content-type", "x-request-id"],
+                expose_headers=["x-request-id"],
+                max_age=600,
+            ),
+        ],
         lifespan=lifespan,
     )
     app.state.db = database

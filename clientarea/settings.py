@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     password_memory_kib: int = 64 * 1024
     password_parallelism: int = 4
 
+    # The most nodes one query may ask for (see schema/limits.py), and the largest request body.
+    max_query_cost: int = 50_000
+    max_body_bytes: int = 64 * 1024
+
     db_pool_size: int = 10
     db_pool_timeout_seconds: float = 10.0
 

@@ -4,6 +4,15 @@ from models.accounts import AccountStatus, ClientAccount, Membership, Membership
 from models.audit import AuditEvent
 from models.auth import ApiToken, ApiTokenAccount, Session
 from models.base import Base
+from models.catalogue import (
+    BillingCycle,
+    ConfigurableOption,
+    OptionChoice,
+    OptionChoicePrice,
+    Product,
+    ProductPrice,
+    ProductType,
+)
 from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
 from models.permissions import Permission
@@ -16,15 +25,22 @@ __all__ = [
     "ApiTokenAccount",
     "AuditEvent",
     "Base",
+    "BillingCycle",
     "ClientAccount",
+    "ConfigurableOption",
     "EmailStatus",
     "Invitation",
     "InvitationState",
     "Membership",
     "MembershipRole",
+    "OptionChoice",
+    "OptionChoicePrice",
     "OutboxEmail",
     "PasswordResetToken",
     "Permission",
+    "Product",
+    "ProductPrice",
+    "ProductType",
     "RateLimitHit",
     "Session",
     "User",

@@ -15,6 +15,7 @@ from models.auth import ApiTokenAccount
 from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
+from resolvers.catalogue import CatalogueLoaders
 
 if TYPE_CHECKING:
     from resolvers.context import Access, Context
@@ -133,3 +134,4 @@ class Loaders:
         self.invitation = InvitationByIdLoader(context)
         self.owner = OwnerByAccountIdLoader(context)
         self.token_accounts = AccountIdsByApiTokenLoader(context)
+        self.catalogue = CatalogueLoaders(context)

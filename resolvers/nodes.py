@@ -10,16 +10,20 @@ from sqlalchemy import select
 from models.accounts import ClientAccount, Membership
 from models.audit import AuditEvent
 from models.auth import ApiToken
+from models.catalogue import Product
 from models.invitations import Invitation
 from models.permissions import Permission
 from models.users import User
 from resolvers.accounts import account_for_viewer
+from resolvers.catalogue import product_by_id
 from resolvers.context import Context
 from resolvers.errors import Forbidden
 from resolvers.ids import decode_global_id
 from resolvers.users import visible_user
 
-Found = ClientAccount | Membership | User | ApiToken | Invitation | AuditEvent
+Found = ClientAccount | Membership | User | ApiToken | Invitation | AuditEvent | Product
+# What anonymous callers may fetch too (DESIGN rule 9: the catalogue is public).
+PUBLIC_TYPES = frozenset({"Product"})
 
 
 async def _membership(context: Context, pk: uuid.UUID) -> Membership | None:
@@ -83,13 +87,14 @@ FETCHERS: dict[str, Callable[[Context, uuid.UUID], Awaitable[Found | None]]] = {
     "ApiToken": _api_token,
     "Invitation": _invitation,
     "AuditEvent": _audit_event,
+    "Product": product_by_id,
 }
 
 
 async def find_node(context: Context, global_id: str) -> tuple[str, Found] | None:
     """The entity behind a global ID when the viewer may see it; raises FORBIDDEN inside an account."""
     type_name, pk = decode_global_id(global_id)
-    if context.principal is None:
+    if context.principal is None and type_name not in PUBLIC_TYPES:
         return None
     fetch = FETCHERS.get(type_name)
     if fetch is None:

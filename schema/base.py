@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -126,3 +127,17 @@ def authenticated() -> list[FieldExtension]:
 def requires(*any_of: Permission) -> list[FieldExtension]:
     """Field extension list: the viewer holds one of `any_of` in the object's account (rule 7)."""
     return [PermissionExtension(permissions=[InAccount(*any_of)], use_directives=False)]
+
+
+CENT = Decimal("0.01")
+
+
+@strawberry.type
+class Money:
+    amount: Decimal
+    currency_code: str = strawberry.field(description="ISO-4217 code, e.g. EUR.")
+
+    @classmethod
+    def of(cls, amount: Decimal, currency_code: str) -> Money:
+        # Strawberry serialises Decimal with str(): "4.9" would read as a different price than "4.90".
+        return cls(amount=amount.quantize(CENT, rounding=ROUND_HALF_UP), currency_code=currency_code)

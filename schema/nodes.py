@@ -9,12 +9,13 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from models import accounts, audit, auth, invitations, users
+from models import accounts, audit, auth, catalogue, invitations, users
 from resolvers.context import Context
 from resolvers.nodes import Found, find_node
 from schema.accounts import ClientAccount, Membership
 from schema.audit import AuditEvent
 from schema.base import Node
+from schema.catalogue import Product
 from schema.identity import ApiToken
 from schema.invitations import Invitation
 from schema.users import User
@@ -33,6 +34,8 @@ def _wrap(found: Found) -> Node:
         return Invitation.of(found)
     if isinstance(found, audit.AuditEvent):
         return AuditEvent.of(found)
+    if isinstance(found, catalogue.Product):
+        return Product.of(found)
     raise TypeError(type(found))
 
 

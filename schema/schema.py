@@ -4,26 +4,50 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from clientarea.logs import current_request_id
 from schema.accounts import AccountMutations, AccountOnBehalfMutations, AccountQueries, Membership
 from schema.audit import AuditEvent
+from schema.catalogue import CatalogueQueries, Product
 from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
+from schema.limits import (
+    DEFAULT_MAX_COST,
+    MAX_ALIASES,
+    MAX_DEPTH,
+    MAX_TOKENS,
+    MaxDirectivesRule,
+    QueryCost,
+    is_limit_error,
+)
 from schema.members import MemberMutations
 from schema.nodes import NodeQueries
 from schema.users import User
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 logger = logging.getLogger("clientarea.errors")
+# Parsed and validated documents kept per process; bounded, so odd queries cannot grow memory.
+CACHE_SIZE = 512
 
-Query = merge_types("Query", (IdentityQueries, NodeQueries, AccountQueries, InvitationQueries))
+Query = merge_types(
+    "Query", (IdentityQueries, NodeQueries, AccountQueries, InvitationQueries, CatalogueQueries)
+)
 Mutation = merge_types(
     "Mutation",
     (
@@ -56,9 +80,6 @@ class MaskUnexpectedErrors(MaskErrors):
                 exc_info=error.original_error,
             )
             return True
-        if error.extensions is None or "code" not in error.extensions:
-            # Parse, validation and variable-coercion errors: the request itself was wrong.
-            error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
         return False
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
@@ -73,13 +94,36 @@ class MaskUnexpectedErrors(MaskErrors):
         )
 
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[User, Membership, Invitation, AuditEvent],
-    extensions=[MaskUnexpectedErrors],
-    config=StrawberryConfig(auto_camel_case=True),
-)
+def error_code(error: GraphQLError) -> str:
+    """The code of an error that carries none: limits, or else a malformed or invalid request
+    (parse, validation and variable-coercion errors)."""
+    return "QUERY_TOO_COMPLEX" if is_limit_error(error) else "BAD_USER_INPUT"
+
+
+def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST) -> strawberry.Schema:
+    """The schema with its limits; introspection is off in production unless enabled."""
+    extensions: list[Any] = [
+        MaskUnexpectedErrors,
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: AddValidationRules([MaxDirectivesRule]),
+        lambda: QueryCost(max_cost=max_cost),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[User, Membership, Invitation, AuditEvent, Product],
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
+    )
+
+
+schema = build_schema()
 
 
 def export_sdl() -> str:

@@ -59,7 +59,8 @@ async def test_not_yours_is_null_exactly_like_missing(api: Api, db: Database, se
     ]
 
     for response in responses:
-        assert response.body == {"data": {"node": None}}
+        assert response.data == {"node": None}
+        assert response.errors == []
 
 
 async def test_membership_of_others_needs_manage_users(api: Api, db: Database, settings: Settings) -> None:
@@ -104,7 +105,8 @@ async def test_anonymous_sees_no_node_and_no_viewer(api: Api, db: Database) -> N
         {"id": encode_id("ClientAccount", account.id)},
     )
 
-    assert response.body == {"data": {"viewer": None, "node": None, "account": None}}
+    assert response.data == {"viewer": None, "node": None, "account": None}
+    assert response.errors == []
 
 
 async def test_malformed_node_id_is_bad_user_input(api: Api, db: Database, settings: Settings) -> None:
