@@ -4,6 +4,17 @@ from models.accounts import AccountStatus, ClientAccount, Membership, Membership
 from models.audit import AuditEvent
 from models.auth import ApiToken, ApiTokenAccount, Session
 from models.base import Base
+from models.billing import (
+    IdempotencyKey,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    InvoiceTax,
+    NumberSequence,
+    Order,
+    OrderItem,
+    OrderStatus,
+)
 from models.catalogue import (
     BillingCycle,
     ConfigurableOption,
@@ -13,6 +24,8 @@ from models.catalogue import (
     ProductPrice,
     ProductType,
 )
+from models.contacts import Contact
+from models.hosting import CancellationType, Domain, DomainStatus, Service, ServiceStatus
 from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
 from models.permissions import Permission
@@ -26,15 +39,28 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BillingCycle",
+    "CancellationType",
     "ClientAccount",
     "ConfigurableOption",
+    "Contact",
+    "Domain",
+    "DomainStatus",
     "EmailStatus",
+    "IdempotencyKey",
     "Invitation",
     "InvitationState",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "InvoiceTax",
     "Membership",
     "MembershipRole",
+    "NumberSequence",
     "OptionChoice",
     "OptionChoicePrice",
+    "Order",
+    "OrderItem",
+    "OrderStatus",
     "OutboxEmail",
     "PasswordResetToken",
     "Permission",
@@ -42,6 +68,8 @@ __all__ = [
     "ProductPrice",
     "ProductType",
     "RateLimitHit",
+    "Service",
+    "ServiceStatus",
     "Session",
     "User",
 ]

@@ -6,11 +6,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts import ClientAccount, Membership, MembershipRole
+from models.base import utcnow
+from models.contacts import Contact
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from models.users import User
 from resolvers.audit import record
@@ -32,6 +34,23 @@ def refuse_restricted_token(principal: Principal) -> None:
             "This API token is restricted to certain accounts and cannot create accounts.",
             UserErrorCode.PERMISSION_ESCALATION,
         )
+
+
+def contact_fields(profile: BillingProfile) -> dict[str, str | None]:
+    """A billing profile as the columns of a Contact."""
+    return {
+        "first_name": profile.first_name,
+        "last_name": profile.last_name,
+        "company_name": profile.company_name,
+        "email": profile.email,
+        "phone": profile.phone,
+        "line1": profile.address.line1,
+        "line2": profile.address.line2,
+        "city": profile.address.city,
+        "state": profile.address.state,
+        "postal_code": profile.address.postal_code,
+        "country_code": profile.address.country_code,
+    }
 
 
 def apply_billing_profile(account: ClientAccount, profile: BillingProfile) -> None:
@@ -70,6 +89,7 @@ async def add_account(
     apply_billing_profile(account, billing)
     session.add(account)
     await session.flush()
+    session.add(Contact(account_id=account.id, is_primary=True, **contact_fields(billing)))
     owner = Membership(
         user_id=owner_id, account_id=account.id, role=MembershipRole.OWNER, permissions=ALL_MASK
     )
@@ -111,6 +131,12 @@ async def update_billing_profile(
     async with context.db.begin() as session:
         account = await session.get_one(ClientAccount, account_id, with_for_update=True)
         apply_billing_profile(account, profile)
+        # The primary contact is the account holder: it follows the billing profile.
+        await session.execute(
+            update(Contact)
+            .where(Contact.account_id == account_id, Contact.is_primary.is_(True))
+            .values(**contact_fields(profile), updated_at=utcnow())
+        )
         record(
             session,
             context,

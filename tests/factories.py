@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from clientarea.auth import start_session
 from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
+from models.contacts import Contact
 from models.database import Database
 from models.permissions import ALL_MASK, Permission, to_mask
 from models.users import User
@@ -69,6 +70,23 @@ async def create_account(
         )
         session.add(account)
         await session.flush()
+        session.add(
+            Contact(
+                account_id=account.id,
+                is_primary=True,
+                first_name=account.billing_first_name,
+                last_name=account.billing_last_name,
+                company_name=None,
+                email=account.billing_email,
+                phone=account.billing_phone,
+                line1=account.billing_line1,
+                line2=None,
+                city=account.billing_city,
+                state=None,
+                postal_code=account.billing_postal_code,
+                country_code=country,
+            )
+        )
         session.add(
             Membership(
                 user_id=owner.id,
