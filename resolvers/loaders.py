@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.auth import ApiTokenAccount
+from models.contacts import Contact
+from models.hosting import Domain, Service
 from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
@@ -20,7 +22,7 @@ from resolvers.catalogue import CatalogueLoaders
 if TYPE_CHECKING:
     from resolvers.context import Access, Context
 
-M = TypeVar("M", ClientAccount, Membership, User, Invitation)
+M = TypeVar("M", ClientAccount, Membership, User, Invitation, Contact, Service, Domain)
 
 
 class _ByIdLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
@@ -51,6 +53,18 @@ class MembershipByIdLoader(_ByIdLoader[Membership]):
 
 class InvitationByIdLoader(_ByIdLoader[Invitation]):
     model = Invitation
+
+
+class ContactByIdLoader(_ByIdLoader[Contact]):
+    model = Contact
+
+
+class ServiceByIdLoader(_ByIdLoader[Service]):
+    model = Service
+
+
+class DomainByIdLoader(_ByIdLoader[Domain]):
+    model = Domain
 
 
 class OwnerByAccountIdLoader(DataLoader[uuid.UUID, User]):
@@ -132,6 +146,9 @@ class Loaders:
         self.account = ClientAccountByIdLoader(context)
         self.membership = MembershipByIdLoader(context)
         self.invitation = InvitationByIdLoader(context)
+        self.contact = ContactByIdLoader(context)
+        self.service = ServiceByIdLoader(context)
+        self.domain = DomainByIdLoader(context)
         self.owner = OwnerByAccountIdLoader(context)
         self.token_accounts = AccountIdsByApiTokenLoader(context)
         self.catalogue = CatalogueLoaders(context)

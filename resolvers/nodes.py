@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -11,6 +12,8 @@ from models.accounts import ClientAccount, Membership
 from models.audit import AuditEvent
 from models.auth import ApiToken
 from models.catalogue import Product
+from models.contacts import Contact
+from models.hosting import Domain, Service
 from models.invitations import Invitation
 from models.permissions import Permission
 from models.users import User
@@ -21,7 +24,18 @@ from resolvers.errors import Forbidden
 from resolvers.ids import decode_global_id
 from resolvers.users import visible_user
 
-Found = ClientAccount | Membership | User | ApiToken | Invitation | AuditEvent | Product
+Found = (
+    ClientAccount
+    | Membership
+    | User
+    | ApiToken
+    | Invitation
+    | AuditEvent
+    | Product
+    | Contact
+    | Service
+    | Domain
+)
 # What anonymous callers may fetch too (DESIGN rule 9: the catalogue is public).
 PUBLIC_TYPES = frozenset({"Product"})
 
@@ -80,6 +94,25 @@ async def _audit_event(context: Context, pk: uuid.UUID) -> AuditEvent | None:
     return event
 
 
+def _gated(
+    load: Callable[[Context], Any], *any_of: Permission
+) -> Callable[[Context, uuid.UUID], Awaitable[Any]]:
+    """A fetcher for an entity of an account, visible to members holding one of `any_of`."""
+
+    async def fetch(context: Context, pk: uuid.UUID) -> Any:
+        row = await load(context).load(pk)
+        if row is None:
+            return None
+        access = await context.access(row.account_id)
+        if access is None:
+            return None
+        if not access.allows(*any_of):
+            raise Forbidden(any_of)
+        return row
+
+    return fetch
+
+
 FETCHERS: dict[str, Callable[[Context, uuid.UUID], Awaitable[Found | None]]] = {
     "ClientAccount": account_for_viewer,
     "User": visible_user,
@@ -87,6 +120,14 @@ FETCHERS: dict[str, Callable[[Context, uuid.UUID], Awaitable[Found | None]]] = {
     "ApiToken": _api_token,
     "Invitation": _invitation,
     "AuditEvent": _audit_event,
+    "Contact": _gated(
+        lambda c: c.loaders.contact,
+        Permission.MANAGE_CONTACTS,
+        Permission.MANAGE_DOMAINS,
+        Permission.PLACE_ORDERS,
+    ),
+    "Service": _gated(lambda c: c.loaders.service, Permission.VIEW_SERVICES),
+    "Domain": _gated(lambda c: c.loaders.domain, Permission.VIEW_DOMAINS),
     "Product": product_by_id,
 }
 

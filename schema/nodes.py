@@ -9,15 +9,18 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from models import accounts, audit, auth, catalogue, invitations, users
+from models import accounts, audit, auth, catalogue, contacts, hosting, invitations, users
 from resolvers.context import Context
 from resolvers.nodes import Found, find_node
 from schema.accounts import ClientAccount, Membership
 from schema.audit import AuditEvent
 from schema.base import Node
 from schema.catalogue import Product
+from schema.contacts import Contact
+from schema.domains import Domain
 from schema.identity import ApiToken
 from schema.invitations import Invitation
+from schema.services import Service
 from schema.users import User
 
 
@@ -36,6 +39,12 @@ def _wrap(found: Found) -> Node:
         return AuditEvent.of(found)
     if isinstance(found, catalogue.Product):
         return Product.of(found)
+    if isinstance(found, contacts.Contact):
+        return Contact.of(found)
+    if isinstance(found, hosting.Service):
+        return Service.of(found)
+    if isinstance(found, hosting.Domain):
+        return Domain.of(found)
     raise TypeError(type(found))
 
 

@@ -25,6 +25,8 @@ from clientarea.logs import current_request_id
 from schema.accounts import AccountMutations, AccountOnBehalfMutations, AccountQueries, Membership
 from schema.audit import AuditEvent
 from schema.catalogue import CatalogueQueries, Product
+from schema.contacts import Contact
+from schema.domains import Domain
 from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.limits import (
@@ -38,6 +40,7 @@ from schema.limits import (
 )
 from schema.members import MemberMutations
 from schema.nodes import NodeQueries
+from schema.services import Service
 from schema.users import User
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -117,7 +120,7 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[User, Membership, Invitation, AuditEvent, Product],
+        types=[User, Membership, Invitation, AuditEvent, Product, Contact, Service, Domain],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
     )
