@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     password_memory_kib: int = 64 * 1024
     password_parallelism: int = 4
 
+    # Nameservers a domain ordered without its own gets.
+    default_nameservers: list[str] = Field(
+        default_factory=lambda: ["ns1.clientarea.example", "ns2.clientarea.example"]
+    )
+
     # The most nodes one query may ask for (see schema/limits.py), and the largest request body.
     max_query_cost: int = 50_000
     max_body_bytes: int = 64 * 1024

@@ -80,6 +80,9 @@ class Domain(IdMixin, CreatedAtMixin, Base):
     auto_renew: Mapped[bool] = mapped_column(default=True)
     locked: Mapped[bool] = mapped_column(default=True)
     nameservers: Mapped[list[str]] = mapped_column(JSON)
+    # The current registrar's authorisation code of a domain ordered as a transfer; the registrar
+    # needs it to carry the transfer out, so it is kept until then and never shown.
+    transfer_auth_code: Mapped[str | None] = mapped_column(String(64))
     registrant_contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"))
     admin_contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"))
     tech_contact_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contacts.id"))

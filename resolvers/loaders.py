@@ -18,6 +18,8 @@ from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
 from resolvers.catalogue import CatalogueLoaders
+from resolvers.contacts import PrimaryContactByAccountIdLoader
+from resolvers.invoices import BillingLoaders
 
 if TYPE_CHECKING:
     from resolvers.context import Access, Context
@@ -147,8 +149,10 @@ class Loaders:
         self.membership = MembershipByIdLoader(context)
         self.invitation = InvitationByIdLoader(context)
         self.contact = ContactByIdLoader(context)
+        self.primary_contact = PrimaryContactByAccountIdLoader(context)
         self.service = ServiceByIdLoader(context)
         self.domain = DomainByIdLoader(context)
+        self.billing = BillingLoaders(context)
         self.owner = OwnerByAccountIdLoader(context)
         self.token_accounts = AccountIdsByApiTokenLoader(context)
         self.catalogue = CatalogueLoaders(context)

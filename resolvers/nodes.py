@@ -126,6 +126,8 @@ FETCHERS: dict[str, Callable[[Context, uuid.UUID], Awaitable[Found | None]]] = {
         Permission.MANAGE_DOMAINS,
         Permission.PLACE_ORDERS,
     ),
+    "Order": _gated(lambda c: c.loaders.billing.order, Permission.PLACE_ORDERS, Permission.VIEW_INVOICES),
+    "Invoice": _gated(lambda c: c.loaders.billing.invoice, Permission.VIEW_INVOICES),
     "Service": _gated(lambda c: c.loaders.service, Permission.VIEW_SERVICES),
     "Domain": _gated(lambda c: c.loaders.domain, Permission.VIEW_DOMAINS),
     "Product": product_by_id,

@@ -17,6 +17,7 @@ from models.database import Database
 from resolvers.errors import BadUserInput
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -28,6 +29,15 @@ class Page(Generic[T]):
     has_next_page: bool
     has_previous_page: bool
     count: Callable[[], Awaitable[int]]
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each row converted, e.g. a result row to the entity it holds."""
+        return Page(
+            [(cursor, convert(row)) for cursor, row in self.edges],
+            self.has_next_page,
+            self.has_previous_page,
+            self.count,
+        )
 
     @property
     def start_cursor(self) -> str | None:

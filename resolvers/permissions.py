@@ -65,6 +65,14 @@ def memberships_of(principal: Principal, permission: Permission | None = None) -
     return select(Membership).where(and_(*conditions))
 
 
+async def require_in_account(context: Context, account_id: uuid.UUID, *any_of: Permission) -> None:
+    """The field-level check of InAccount, for fields that may be null before any check applies
+    (an order item's service or domain: only items that have one need the permission)."""
+    access = await context.access(account_id)
+    if access is None or not access.allows(*any_of):
+        raise Forbidden(any_of)
+
+
 class InAccount(BasePermission):
     """Field permission: the viewer holds any one of `any_of` in the account the object belongs to.
 

@@ -14,7 +14,9 @@ from models.accounts import AccountStatus, MembershipRole
 from models.permissions import ALL_PERMISSIONS, Permission, from_mask, ordered
 from resolvers import accounts as resolve
 from resolvers import audit as audit_resolve
+from resolvers import contacts as contacts_resolve
 from resolvers import invitations as invitations_resolve
+from resolvers import invoices as invoices_resolve
 from resolvers import members as members_resolve
 from resolvers.context import Access, Context
 from resolvers.errors import Rejected
@@ -36,7 +38,11 @@ from schema.users import User
 
 if TYPE_CHECKING:
     from schema.audit import AuditEvent
+    from schema.contacts import Contact
+    from schema.domains import Domain, DomainFilter
     from schema.invitations import Invitation
+    from schema.orders import Invoice, InvoiceFilter, Order
+    from schema.services import Service, ServiceFilter
 
 
 @strawberry.type
@@ -170,6 +176,99 @@ class ClientAccount(Node):
             info.context, account_id=self.account_pk, first=first, after=after
         )
         return Connection.of(page, AuditEvent.of)
+
+    @strawberry.field(description="Needs VIEW_SERVICES.", extensions=requires(Permission.VIEW_SERVICES))
+    async def services(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[ServiceFilter, strawberry.lazy("schema.services")] | None = None,
+    ) -> Connection[Annotated[Service, strawberry.lazy("schema.services")]] | None:
+        from schema.services import service_connection
+
+        return await service_connection(
+            info, account_id=self.account_pk, first=first, after=after, filter=filter
+        )
+
+    @strawberry.field(description="Needs VIEW_DOMAINS.", extensions=requires(Permission.VIEW_DOMAINS))
+    async def domains(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[DomainFilter, strawberry.lazy("schema.domains")] | None = None,
+    ) -> Connection[Annotated[Domain, strawberry.lazy("schema.domains")]] | None:
+        from resolvers.domains import list_domains
+        from schema.domains import Domain
+
+        page = await list_domains(
+            info.context, account_id=self.account_pk, first=first, after=after, filter=filter
+        )
+        return Connection.of(page, Domain.of)
+
+    @strawberry.field(
+        description="Needs PLACE_ORDERS or VIEW_INVOICES.",
+        extensions=requires(Permission.PLACE_ORDERS, Permission.VIEW_INVOICES),
+    )
+    async def orders(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Order, strawberry.lazy("schema.orders")]] | None:
+        from schema.orders import Order
+
+        page = await invoices_resolve.account_orders(
+            info.context, account_id=self.account_pk, first=first, after=after
+        )
+        return Connection.of(page, Order.of)
+
+    @strawberry.field(description="Needs VIEW_INVOICES.", extensions=requires(Permission.VIEW_INVOICES))
+    async def invoices(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[InvoiceFilter, strawberry.lazy("schema.orders")] | None = None,
+    ) -> Connection[Annotated[Invoice, strawberry.lazy("schema.orders")]] | None:
+        from schema.orders import Invoice
+
+        page = await invoices_resolve.invoices(
+            info.context,
+            account_id=self.account_pk,
+            first=first,
+            after=after,
+            account_ids=[str(i) for i in filter.account_ids] if filter and filter.account_ids else None,
+            statuses=filter.status if filter else None,
+        )
+        return Connection.of(page, Invoice.of)
+
+    @strawberry.field(
+        description="Needs MANAGE_CONTACTS or MANAGE_DOMAINS or PLACE_ORDERS.",
+        extensions=requires(Permission.MANAGE_CONTACTS, Permission.MANAGE_DOMAINS, Permission.PLACE_ORDERS),
+    )
+    async def contacts(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Contact, strawberry.lazy("schema.contacts")]] | None:
+        from schema.contacts import Contact
+
+        page = await contacts_resolve.account_contacts(
+            info.context, account_id=self.account_pk, first=first, after=after
+        )
+        return Connection.of(page, Contact.of)
+
+    @strawberry.field(
+        description=(
+            "The account holder as a contact, kept in step with the billing profile. "
+            "Same permissions as contacts."
+        ),
+        extensions=requires(Permission.MANAGE_CONTACTS, Permission.MANAGE_DOMAINS, Permission.PLACE_ORDERS),
+    )
+    async def primary_contact(
+        self, info: Info[Context, None]
+    ) -> Annotated[Contact, strawberry.lazy("schema.contacts")] | None:
+        from schema.contacts import Contact
+
+        row = await info.context.loaders.primary_contact.load(self.account_pk)
+        return Contact.of(row) if row else None
 
 
 async def _access(info: Info[Context, Any], account_id: uuid.UUID) -> Access:

@@ -1,4 +1,4 @@
-"""Contacts of an account: the people and companies named on its domains."""
+"""Contacts of an account: the people and companies named on its domains; creating, changing, deleting."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import strawberry
 from strawberry.types import Info
 
 from models import contacts as models
+from resolvers import contacts as resolve
 from resolvers.context import Context
-from resolvers.ids import encode_id
-from schema.base import Address, AddressInput, Node
+from resolvers.errors import Rejected
+from resolvers.ids import decode_id, encode_id
+from schema.base import Address, AddressInput, Node, UserError, authenticated, user_errors
 
 if TYPE_CHECKING:
     from schema.accounts import ClientAccount
@@ -72,3 +74,82 @@ class ContactInput:
     email: str
     phone: str = strawberry.field(description="E.164 (+43123456) or its EPP form (+43.123456).")
     address: AddressInput
+
+
+@strawberry.input
+class CreateContactInput:
+    account_id: strawberry.ID
+    contact: ContactInput
+
+
+@strawberry.type
+class CreateContactPayload:
+    contact: Contact | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateContactInput:
+    contact_id: strawberry.ID
+    contact: ContactInput
+
+
+@strawberry.type
+class UpdateContactPayload:
+    contact: Contact | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class DeleteContactInput:
+    contact_id: strawberry.ID
+
+
+@strawberry.type
+class DeleteContactPayload:
+    deleted_contact_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ContactMutations:
+    @strawberry.mutation(extensions=authenticated())
+    async def create_contact(
+        self, info: Info[Context, None], input: CreateContactInput
+    ) -> CreateContactPayload:
+        try:
+            row = await resolve.create_contact(
+                info.context,
+                account_id=decode_id(input.account_id, "ClientAccount"),
+                contact=input.contact,
+            )
+        except Rejected as rejected:
+            return CreateContactPayload(user_errors=user_errors(rejected))
+        return CreateContactPayload(contact=Contact.of(row))
+
+    @strawberry.mutation(extensions=authenticated())
+    async def update_contact(
+        self, info: Info[Context, None], input: UpdateContactInput
+    ) -> UpdateContactPayload:
+        try:
+            row = await resolve.update_contact(
+                info.context, contact_id=decode_id(input.contact_id, "Contact"), contact=input.contact
+            )
+        except Rejected as rejected:
+            return UpdateContactPayload(user_errors=user_errors(rejected))
+        return UpdateContactPayload(contact=Contact.of(row))
+
+    @strawberry.mutation(
+        description="Fails with CONTACT_IN_USE while a domain uses the contact.",
+        extensions=authenticated(),
+    )
+    async def delete_contact(
+        self, info: Info[Context, None], input: DeleteContactInput
+    ) -> DeleteContactPayload:
+        try:
+            deleted = await resolve.delete_contact(
+                info.context, contact_id=decode_id(input.contact_id, "Contact")
+            )
+        except Rejected as rejected:
+            return DeleteContactPayload(user_errors=user_errors(rejected))
+        return DeleteContactPayload(deleted_contact_id=strawberry.ID(encode_id("Contact", deleted)))

@@ -1,4 +1,4 @@
-"""Domains an account pays for, and the contacts they are registered with."""
+"""Domains an account pays for, the contacts they are registered with, and changing them."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from strawberry.types import Info
 
 from models import hosting as models
 from models.hosting import DomainStatus
+from models.permissions import Permission
+from resolvers import domains as resolve
 from resolvers.context import Context
+from resolvers.errors import Forbidden, Rejected
 from resolvers.ids import encode_id
-from schema.base import Node
+from schema.base import Node, UserError, authenticated, user_errors
 from schema.contacts import Contact
 
 if TYPE_CHECKING:
@@ -98,3 +101,117 @@ class Domain(Node):
         row = await info.context.loaders.account.load(self.account_pk)
         assert row is not None
         return ClientAccount.of(row)
+
+
+@strawberry.input
+class DomainFilter:
+    account_ids: list[strawberry.ID] | None = None
+    status: list[DomainStatus] | None = None
+    expires_before: date | None = strawberry.field(
+        default=None, description="Only domains expiring on or before this date."
+    )
+    search: str | None = strawberry.field(default=None, description="Substring of the domain name.")
+
+
+@strawberry.input(
+    description=(
+        "Contacts for a domain. An omitted registrant means the account holder: the account's primary "
+        "contact. Omitted admin, tech and billing fall back to the registrant."
+    )
+)
+class DomainContactsInput:
+    registrant_contact_id: strawberry.ID | None = None
+    admin_contact_id: strawberry.ID | None = None
+    tech_contact_id: strawberry.ID | None = None
+    billing_contact_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class UpdateDomainContactsInput:
+    domain_id: strawberry.ID
+    contacts: DomainContactsInput
+
+
+@strawberry.input
+class UpdateDomainNameserversInput:
+    domain_id: strawberry.ID
+    nameservers: list[str] = strawberry.field(description="2 to 13 hostnames.")
+
+
+@strawberry.input
+class UpdateDomainSettingsInput:
+    domain_id: strawberry.ID
+    auto_renew: bool | None = None
+    locked: bool | None = None
+
+
+@strawberry.type
+class _DomainChangePayload:
+    row: strawberry.Private[models.Domain | None] = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @strawberry.field
+    async def domain(self, info: Info[Context, None]) -> Domain | None:
+        if self.row is None:
+            return None
+        # Changing a domain needs MANAGE_DOMAINS, reading it back VIEW_DOMAINS (DESIGN rule 8).
+        access = await info.context.access(self.row.account_id)
+        if access is None or not access.allows(Permission.VIEW_DOMAINS):
+            raise Forbidden([Permission.VIEW_DOMAINS])
+        return Domain.of(self.row)
+
+
+@strawberry.type
+class UpdateDomainContactsPayload(_DomainChangePayload):
+    pass
+
+
+@strawberry.type
+class UpdateDomainNameserversPayload(_DomainChangePayload):
+    pass
+
+
+@strawberry.type
+class UpdateDomainSettingsPayload(_DomainChangePayload):
+    pass
+
+
+@strawberry.type
+class DomainMutations:
+    @strawberry.mutation(extensions=authenticated())
+    async def update_domain_contacts(
+        self, info: Info[Context, None], input: UpdateDomainContactsInput
+    ) -> UpdateDomainContactsPayload:
+        try:
+            row = await resolve.update_domain_contacts(
+                info.context, domain_id=input.domain_id, contacts=input.contacts
+            )
+        except Rejected as rejected:
+            return UpdateDomainContactsPayload(user_errors=user_errors(rejected))
+        return UpdateDomainContactsPayload(row=row)
+
+    @strawberry.mutation(extensions=authenticated())
+    async def update_domain_nameservers(
+        self, info: Info[Context, None], input: UpdateDomainNameserversInput
+    ) -> UpdateDomainNameserversPayload:
+        try:
+            row = await resolve.update_domain_nameservers(
+                info.context, domain_id=input.domain_id, nameservers=input.nameservers
+            )
+        except Rejected as rejected:
+            return UpdateDomainNameserversPayload(user_errors=user_errors(rejected))
+        return UpdateDomainNameserversPayload(row=row)
+
+    @strawberry.mutation(
+        description="Auto-renewal and registrar lock. Needs MANAGE_DOMAINS.", extensions=authenticated()
+    )
+    async def update_domain_settings(
+        self, info: Info[Context, None], input: UpdateDomainSettingsInput
+    ) -> UpdateDomainSettingsPayload:
+        try:
+            row = await resolve.update_domain_settings(
+                info.context, domain_id=input.domain_id, auto_renew=input.auto_renew, locked=input.locked
+            )
+        except Rejected as rejected:
+            return UpdateDomainSettingsPayload(user_errors=user_errors(rejected))
+        return UpdateDomainSettingsPayload(row=row)

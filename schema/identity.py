@@ -17,11 +17,14 @@ from resolvers.context import Context, Principal
 from resolvers.errors import Rejected
 from resolvers.ids import encode_id
 from schema.accounts import BillingProfileInput, ClientAccount, ClientAccountConnection
-from schema.base import Node, UserError, authenticated, user_errors
+from schema.base import Connection, Node, UserError, authenticated, user_errors
 from schema.users import User
 
 if TYPE_CHECKING:
+    from schema.domains import Domain, DomainFilter
     from schema.invitations import Invitation
+    from schema.orders import Invoice, InvoiceFilter
+    from schema.services import Service, ServiceFilter
 
 
 @strawberry.type
@@ -95,6 +98,53 @@ class Viewer:
         from schema.invitations import Invitation
 
         return [Invitation.of(row) for row in await pending_for_viewer(info.context)]
+
+    @strawberry.field(description="Services across all accounts where the viewer holds VIEW_SERVICES.")
+    async def services(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[ServiceFilter, strawberry.lazy("schema.services")] | None = None,
+    ) -> Connection[Annotated[Service, strawberry.lazy("schema.services")]]:
+        from schema.services import service_connection
+
+        return await service_connection(info, account_id=None, first=first, after=after, filter=filter)
+
+    @strawberry.field(description="Domains across all accounts where the viewer holds VIEW_DOMAINS.")
+    async def domains(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[DomainFilter, strawberry.lazy("schema.domains")] | None = None,
+    ) -> Connection[Annotated[Domain, strawberry.lazy("schema.domains")]]:
+        from resolvers.domains import list_domains
+        from schema.domains import Domain
+
+        page = await list_domains(info.context, first=first, after=after, filter=filter)
+        return Connection.of(page, Domain.of)
+
+    @strawberry.field(description="Invoices across all accounts where the viewer holds VIEW_INVOICES.")
+    async def invoices(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        filter: Annotated[InvoiceFilter, strawberry.lazy("schema.orders")] | None = None,
+    ) -> Connection[Annotated[Invoice, strawberry.lazy("schema.orders")]]:
+        from resolvers.invoices import invoices
+        from schema.orders import Invoice
+
+        page = await invoices(
+            info.context,
+            account_id=None,
+            first=first,
+            after=after,
+            account_ids=[str(i) for i in filter.account_ids] if filter and filter.account_ids else None,
+            statuses=filter.status if filter else None,
+        )
+        return Connection.of(page, Invoice.of)
 
     @strawberry.field(description="The viewer's API tokens (never their secret).")
     async def api_tokens(self, info: Info[Context, None]) -> list[ApiToken]:

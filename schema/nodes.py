@@ -9,7 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from models import accounts, audit, auth, catalogue, contacts, hosting, invitations, users
+from models import accounts, audit, auth, billing, catalogue, contacts, hosting, invitations, users
 from resolvers.context import Context
 from resolvers.nodes import Found, find_node
 from schema.accounts import ClientAccount, Membership
@@ -20,6 +20,7 @@ from schema.contacts import Contact
 from schema.domains import Domain
 from schema.identity import ApiToken
 from schema.invitations import Invitation
+from schema.orders import Invoice, Order
 from schema.services import Service
 from schema.users import User
 
@@ -45,6 +46,10 @@ def _wrap(found: Found) -> Node:
         return Service.of(found)
     if isinstance(found, hosting.Domain):
         return Domain.of(found)
+    if isinstance(found, billing.Order):
+        return Order.of(found)
+    if isinstance(found, billing.Invoice):
+        return Invoice.of(found)
     raise TypeError(type(found))
 
 

@@ -25,8 +25,8 @@ from clientarea.logs import current_request_id
 from schema.accounts import AccountMutations, AccountOnBehalfMutations, AccountQueries, Membership
 from schema.audit import AuditEvent
 from schema.catalogue import CatalogueQueries, Product
-from schema.contacts import Contact
-from schema.domains import Domain
+from schema.contacts import Contact, ContactMutations
+from schema.domains import Domain, DomainMutations
 from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.limits import (
@@ -40,7 +40,8 @@ from schema.limits import (
 )
 from schema.members import MemberMutations
 from schema.nodes import NodeQueries
-from schema.services import Service
+from schema.orders import Invoice, Order, OrderMutations
+from schema.services import Service, ServiceMutations
 from schema.users import User
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -60,6 +61,10 @@ Mutation = merge_types(
         AccountOnBehalfMutations,
         InvitationMutations,
         MemberMutations,
+        DomainMutations,
+        ContactMutations,
+        ServiceMutations,
+        OrderMutations,
     ),
 )
 
@@ -120,7 +125,7 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[User, Membership, Invitation, AuditEvent, Product, Contact, Service, Domain],
+        types=[User, Membership, Invitation, AuditEvent, Product, Contact, Service, Domain, Order, Invoice],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
     )

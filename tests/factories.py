@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
 
 from clientarea.auth import start_session
 from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
+from models.catalogue import BillingCycle, Product
 from models.contacts import Contact
 from models.database import Database
+from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.permissions import ALL_MASK, Permission, to_mask
 from models.users import User
+from resolvers.pricing import price_lists
 
 _sequence = itertools.count(1)
 
@@ -123,3 +130,91 @@ async def session_for(db: Database, settings: Settings, user: User) -> str:
     async with db.begin() as session:
         secret, _ = start_session(session, settings, user.id)
     return secret
+
+
+async def create_service(
+    db: Database,
+    *,
+    account: ClientAccount,
+    product_key: str = "webhosting-s",
+    billing_cycle: BillingCycle = BillingCycle.MONTHLY,
+    status: ServiceStatus = ServiceStatus.ACTIVE,
+    specifications: dict[str, str] | None = None,
+    recurring_amount: Decimal | None = None,
+    next_due_date: date | None = None,
+    label: str | None = None,
+) -> Service:
+    """A service of a product of the shipped catalogue, loaded if needed. Options left out take
+    their first choice; the recurring amount is the catalogue's unless given."""
+    from clientarea.catalogue import sync_catalogue
+
+    by_key = select(Product).where(Product.key == product_key)
+    async with db.read() as session:
+        loaded = await session.scalar(by_key)
+    if loaded is None:
+        await sync_catalogue(db)
+    async with db.begin() as session:
+        product = await session.scalar(by_key)
+        assert product is not None, f"no product {product_key!r} in the catalogue"
+        prices = (await price_lists(session, [product.id]))[product.id]
+        chosen = prices.complete(specifications or {})
+        service = Service(
+            account_id=account.id,
+            product_id=product.id,
+            label=label,
+            status=status,
+            billing_cycle=billing_cycle,
+            recurring_amount=(
+                recurring_amount if recurring_amount is not None else prices.amount(billing_cycle, chosen)
+            ),
+            currency_code=account.currency_code,
+            specifications=chosen,
+            next_due_date=next_due_date,
+        )
+        session.add(service)
+    return service
+
+
+async def create_domain(
+    db: Database,
+    *,
+    account: ClientAccount,
+    name: str | None = None,
+    status: DomainStatus = DomainStatus.ACTIVE,
+    expires_at: date | None = None,
+    nameservers: list[str] | None = None,
+) -> Domain:
+    """A domain of `account` with its primary contact in every role, of the catalogue's product for
+    its TLD (load it first: `await sync_catalogue(db)`); unless pending, it expires in a year unless
+    told otherwise."""
+    name = name or f"domain{next(_sequence)}.at"
+    pending = status in {DomainStatus.PENDING_REGISTRATION, DomainStatus.PENDING_TRANSFER}
+    if not pending and expires_at is None:
+        expires_at = date.today() + timedelta(days=365)
+    async with db.begin() as session:
+        product_id = await session.scalar(
+            select(Product.id).where(Product.tld == name.rsplit(".", 1)[-1], Product.active.is_(True))
+        )
+        assert product_id is not None, "load the catalogue first: await sync_catalogue(db)"
+        primary = await session.scalar(
+            select(Contact.id).where(Contact.account_id == account.id, Contact.is_primary.is_(True))
+        )
+        assert primary is not None
+        domain = Domain(
+            account_id=account.id,
+            product_id=product_id,
+            name=name,
+            status=status,
+            registered_at=None if expires_at is None else expires_at - timedelta(days=365),
+            expires_at=expires_at,
+            period_years=1,
+            auto_renew=True,
+            locked=True,
+            nameservers=nameservers if nameservers is not None else ["ns1.example.net", "ns2.example.net"],
+            registrant_contact_id=primary,
+            admin_contact_id=primary,
+            tech_contact_id=primary,
+            billing_contact_id=primary,
+        )
+        session.add(domain)
+    return domain

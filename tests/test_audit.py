@@ -277,6 +277,137 @@ async def _remove_member(api: Api, db: Database, settings: Settings) -> Call:
     )
 
 
+CONTACT = {key: value for key, value in BILLING.items() if key != "taxId"}
+CREATE_CONTACT = (
+    "mutation($i: CreateContactInput!) { createContact(input: $i) { contact { id } userErrors { code } } }"
+)
+
+
+async def _contact(api: Api, db: Database, settings: Settings) -> tuple[Api, str]:
+    _, client, account = await _owner(api, db, settings)
+    response = await client(
+        CREATE_CONTACT, {"i": {"accountId": _gid("ClientAccount", account.id), "contact": CONTACT}}
+    )
+    return client, response.payload("createContact")["contact"]["id"]
+
+
+@scenario("createContact")
+async def _create_contact(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    return Call(
+        client, CREATE_CONTACT, {"i": {"accountId": _gid("ClientAccount", account.id), "contact": CONTACT}}
+    )
+
+
+@scenario("updateContact")
+async def _update_contact(api: Api, db: Database, settings: Settings) -> Call:
+    client, contact_id = await _contact(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: UpdateContactInput!) { updateContact(input: $i) { contact { id } } }",
+        {"i": {"contactId": contact_id, "contact": {**CONTACT, "firstName": "Changed"}}},
+    )
+
+
+@scenario("deleteContact")
+async def _delete_contact(api: Api, db: Database, settings: Settings) -> Call:
+    client, contact_id = await _contact(api, db, settings)
+    return Call(
+        client,
+        "mutation($id: ID!) { deleteContact(input: {contactId: $id}) { deletedContactId } }",
+        {"id": contact_id},
+    )
+
+
+@scenario("placeOrder")
+async def _place_order(api: Api, db: Database, settings: Settings) -> Call:
+    from clientarea.catalogue import sync_catalogue
+    from models import Product
+
+    await sync_catalogue(db)
+    async with db.read() as session:
+        product = await session.scalar(select(Product).where(Product.key == "webhosting-s"))
+    assert product is not None
+    _, client, account = await _owner(api, db, settings)
+    item = {"productId": _gid("Product", product.id), "billingCycle": "MONTHLY"}
+    return Call(
+        client,
+        "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { id } userErrors { code } } }",
+        {"i": {"accountId": _gid("ClientAccount", account.id), "items": [item], "idempotencyKey": "k"}},
+    )
+
+
+async def _domain(api: Api, db: Database, settings: Settings) -> tuple[Api, str]:
+    from clientarea.catalogue import sync_catalogue
+    from tests.factories import create_domain
+
+    await sync_catalogue(db)
+    _, client, account = await _owner(api, db, settings)
+    domain = await create_domain(db, account=account)
+    return client, _gid("Domain", domain.id)
+
+
+@scenario("updateDomainContacts")
+async def _update_domain_contacts(api: Api, db: Database, settings: Settings) -> Call:
+    client, domain_id = await _domain(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: UpdateDomainContactsInput!) { updateDomainContacts(input: $i) { domain { id } } }",
+        {"i": {"domainId": domain_id, "contacts": {}}},
+    )
+
+
+@scenario("updateDomainNameservers")
+async def _update_domain_nameservers(api: Api, db: Database, settings: Settings) -> Call:
+    client, domain_id = await _domain(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: UpdateDomainNameserversInput!) "
+        "{ updateDomainNameservers(input: $i) { domain { id } } }",
+        {"i": {"domainId": domain_id, "nameservers": ["ns1.example.org", "ns2.example.org"]}},
+    )
+
+
+@scenario("updateDomainSettings")
+async def _update_domain_settings(api: Api, db: Database, settings: Settings) -> Call:
+    client, domain_id = await _domain(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: UpdateDomainSettingsInput!) { updateDomainSettings(input: $i) { domain { id } } }",
+        {"i": {"domainId": domain_id, "autoRenew": False}},
+    )
+
+
+async def _service(api: Api, db: Database, settings: Settings) -> tuple[Api, str]:
+    from tests.factories import create_service
+
+    _, client, account = await _owner(api, db, settings)
+    service = await create_service(db, account=account)
+    return client, _gid("Service", service.id)
+
+
+@scenario("changeServiceSpecifications")
+async def _change_service_specifications(api: Api, db: Database, settings: Settings) -> Call:
+    client, service_id = await _service(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: ChangeServiceSpecificationsInput!) "
+        "{ changeServiceSpecifications(input: $i) { service { id } order { id } userErrors { code } } }",
+        {"i": {"serviceId": service_id, "specifications": [{"key": "disk", "value": "50"}]}},
+    )
+
+
+@scenario("requestServiceCancellation")
+async def _request_service_cancellation(api: Api, db: Database, settings: Settings) -> Call:
+    client, service_id = await _service(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: RequestServiceCancellationInput!) "
+        "{ requestServiceCancellation(input: $i) { service { id } userErrors { code } } }",
+        {"i": {"serviceId": service_id, "type": "END_OF_BILLING_PERIOD", "reason": "Moving on."}},
+    )
+
+
 def test_every_mutation_has_an_audit_scenario() -> None:
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None

@@ -191,6 +191,7 @@ def upgrade() -> None:
         sa.Column("auto_renew", sa.Boolean(), nullable=False),
         sa.Column("locked", sa.Boolean(), nullable=False),
         sa.Column("nameservers", sa.JSON(), nullable=False),
+        sa.Column("transfer_auth_code", sa.String(length=64), nullable=True),
         sa.Column("registrant_contact_id", sa.Uuid(), nullable=False),
         sa.Column("admin_contact_id", sa.Uuid(), nullable=False),
         sa.Column("tech_contact_id", sa.Uuid(), nullable=False),

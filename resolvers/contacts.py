@@ -1,0 +1,215 @@
+"""Contacts of an account: creating, changing and deleting them, listing them, and the primary contact."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from aiodataloader import DataLoader
+from sqlalchemy import case, delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.contacts import Contact
+from models.hosting import Domain
+from models.permissions import Permission
+from resolvers.audit import record
+from resolvers.context import Context
+from resolvers.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.ids import encode_id
+from resolvers.pagination import Page, paginate
+from resolvers.permissions import authorize
+from resolvers.validation import AddressLike, Checker, Path, check_address
+
+
+class ContactLike(Protocol):
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def last_name(self) -> str: ...
+    @property
+    def company_name(self) -> str | None: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def address(self) -> AddressLike: ...
+
+
+def check_contact(check: Checker, path: Path, raw: ContactLike) -> dict[str, str | None]:
+    """The contact's columns, trimmed and normalised; every problem goes to `check`."""
+    fields: dict[str, str | None] = {
+        "first_name": check.text((*path, "firstName"), raw.first_name, max_length=100),
+        "last_name": check.text((*path, "lastName"), raw.last_name, max_length=100),
+        "company_name": check.optional_text((*path, "companyName"), raw.company_name, max_length=200),
+        "email": check.email((*path, "email"), raw.email),
+        "phone": check.phone((*path, "phone"), raw.phone),
+    }
+    address = check_address(check, (*path, "address"), raw.address)
+    return fields | {
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "state": address.state,
+        "postal_code": address.postal_code,
+        "country_code": address.country_code,
+    }
+
+
+def _checked(raw: ContactLike) -> dict[str, str | None]:
+    check = Checker()
+    fields = check_contact(check, ("input", "contact"), raw)
+    if check.problems:
+        raise Rejected(check.problems)
+    return fields
+
+
+def _mirrors_billing_profile() -> Rejected:
+    return reject(
+        "This is the account's primary contact: it mirrors the billing profile. "
+        "Change the billing profile with updateBillingProfile instead.",
+        UserErrorCode.INVALID,
+        "input",
+        "contactId",
+    )
+
+
+def _in_use() -> Rejected:
+    return reject(
+        "A domain uses this contact; name another contact on the domain first.",
+        UserErrorCode.CONTACT_IN_USE,
+        "input",
+        "contactId",
+    )
+
+
+async def _target(context: Context, contact_id: uuid.UUID | None) -> Contact:
+    """The contact named in the input, once the viewer may manage its account's contacts."""
+    contact = await context.loaders.contact.load(contact_id) if contact_id else None
+    if contact is None or await context.access(contact.account_id) is None:
+        raise not_found("input", "contactId")
+    await authorize(context, contact.account_id, Permission.MANAGE_CONTACTS, field="contactId")
+    return contact
+
+
+async def create_contact(context: Context, *, account_id: uuid.UUID | None, contact: ContactLike) -> Contact:
+    access = await authorize(context, account_id, Permission.MANAGE_CONTACTS)
+    fields = _checked(contact)
+    async with context.db.begin() as session:
+        row = Contact(account_id=access.account_id, is_primary=False, **fields)
+        session.add(row)
+        await session.flush()
+        record(
+            session,
+            context,
+            "contact.created",
+            account_id=row.account_id,
+            subject_id=encode_id("Contact", row.id),
+        )
+    context.loaders.contact.prime(row.id, row)
+    return row
+
+
+async def update_contact(context: Context, *, contact_id: uuid.UUID | None, contact: ContactLike) -> Contact:
+    target = await _target(context, contact_id)
+    if target.is_primary:
+        raise _mirrors_billing_profile()
+    fields = _checked(contact)
+    async with context.db.begin() as session:
+        row = await session.get(Contact, target.id, with_for_update=True)
+        if row is None:
+            raise not_found("input", "contactId")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        await session.flush()
+        record(
+            session,
+            context,
+            "contact.updated",
+            account_id=row.account_id,
+            subject_id=encode_id("Contact", row.id),
+        )
+    context.loaders.contact.clear(row.id).prime(row.id, row)
+    return row
+
+
+async def domain_using(session: AsyncSession, contact_id: uuid.UUID) -> uuid.UUID | None:
+    """A domain that names the contact in any of its four roles, if there is one."""
+    return await session.scalar(
+        select(Domain.id)
+        .where(
+            or_(
+                Domain.registrant_contact_id == contact_id,
+                Domain.admin_contact_id == contact_id,
+                Domain.tech_contact_id == contact_id,
+                Domain.billing_contact_id == contact_id,
+            )
+        )
+        .limit(1)
+    )
+
+
+async def delete_contact(context: Context, *, contact_id: uuid.UUID | None) -> uuid.UUID:
+    target = await _target(context, contact_id)
+    if target.is_primary:
+        raise _mirrors_billing_profile()
+    try:
+        async with context.db.begin() as session:
+            # Locked before looking for domains: naming the contact on a domain meanwhile has to wait
+            # (PostgreSQL's foreign key check locks the row too; SQLite writers queue anyway).
+            locked = await session.scalar(select(Contact.id).where(Contact.id == target.id).with_for_update())
+            if locked is None:
+                raise not_found("input", "contactId")
+            if await domain_using(session, target.id) is not None:
+                raise _in_use()
+            await session.execute(delete(Contact).where(Contact.id == target.id))
+            record(
+                session,
+                context,
+                "contact.deleted",
+                account_id=target.account_id,
+                subject_id=encode_id("Contact", target.id),
+            )
+    except IntegrityError:
+        # The domains' foreign keys refuse what the check above did not see.
+        raise _in_use() from None
+    context.loaders.contact.clear(target.id)
+    return target.id
+
+
+# The account holder leads the list; the other contacts follow in the order they were created.
+_PRIMARY_FIRST = case((Contact.is_primary, 0), else_=1)
+
+
+async def account_contacts(
+    context: Context, *, account_id: uuid.UUID, first: int | None, after: str | None
+) -> Page[Any]:
+    page = await paginate(
+        context.db,
+        select(Contact).where(Contact.account_id == account_id),
+        keys=[_PRIMARY_FIRST, Contact.id],
+        key_of=lambda row: (0 if row[0].is_primary else 1, row[0].id),
+        first=first,
+        after=after,
+    )
+    return Page(
+        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
+    )
+
+
+class PrimaryContactByAccountIdLoader(DataLoader[uuid.UUID, Contact | None]):
+    """Each account's primary contact, one statement for all the accounts a request reaches."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Contact | None]:
+        statement = select(Contact).where(Contact.account_id.in_(keys), Contact.is_primary.is_(True))
+        async with self.context.db.read() as session:
+            found = {row.account_id: row for row in await session.scalars(statement)}
+        for row in found.values():
+            self.context.loaders.contact.prime(row.id, row)
+        return [found.get(key) for key in keys]

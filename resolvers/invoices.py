@@ -1,0 +1,172 @@
+"""Reading orders and invoices: per-request loaders and the account and cross-account listings."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy import select
+
+from models.billing import Invoice, InvoiceLine, InvoiceStatus, InvoiceTax, Order, OrderItem
+from models.permissions import Permission
+from resolvers.ids import decode_global_id
+from resolvers.pagination import Page, paginate
+from resolvers.permissions import memberships_of, require_principal
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
+R = TypeVar("R", OrderItem, InvoiceLine, InvoiceTax)
+
+
+class _ChildrenLoader(DataLoader[uuid.UUID, list[R]], Generic[R]):
+    """The rows of one child table per parent id, in their stored order, in one statement."""
+
+    model: type[R]
+    parent: str
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[R]]:
+        column = getattr(self.model, self.parent)
+        grouped: dict[uuid.UUID, list[R]] = defaultdict(list)
+        async with self.context.db.read() as session:
+            rows = await session.scalars(
+                select(self.model).where(column.in_(keys)).order_by(self.model.position)
+            )
+            for row in rows:
+                grouped[getattr(row, self.parent)].append(row)
+        return [grouped[key] for key in keys]
+
+
+class ItemsByOrderIdLoader(_ChildrenLoader[OrderItem]):
+    model = OrderItem
+    parent = "order_id"
+
+
+class LinesByInvoiceIdLoader(_ChildrenLoader[InvoiceLine]):
+    model = InvoiceLine
+    parent = "invoice_id"
+
+
+class TaxesByInvoiceIdLoader(_ChildrenLoader[InvoiceTax]):
+    model = InvoiceTax
+    parent = "invoice_id"
+
+
+class InvoiceByOrderIdLoader(DataLoader[uuid.UUID, Invoice | None]):
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Invoice | None]:
+        async with self.context.db.read() as session:
+            found = {
+                i.order_id: i
+                for i in await session.scalars(select(Invoice).where(Invoice.order_id.in_(keys)))
+            }
+        return [found.get(key) for key in keys]
+
+
+class _ById(DataLoader[uuid.UUID, Any]):
+    model: Any
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Any]:
+        async with self.context.db.read() as session:
+            found = {
+                r.id: r for r in await session.scalars(select(self.model).where(self.model.id.in_(keys)))
+            }
+        return [found.get(key) for key in keys]
+
+
+class OrderByIdLoader(_ById):
+    model = Order
+
+
+class InvoiceByIdLoader(_ById):
+    model = Invoice
+
+
+class BillingLoaders:
+    def __init__(self, context: Context) -> None:
+        self.order = OrderByIdLoader(context)
+        self.invoice = InvoiceByIdLoader(context)
+        self.items = ItemsByOrderIdLoader(context)
+        self.invoice_of_order = InvoiceByOrderIdLoader(context)
+        self.lines = LinesByInvoiceIdLoader(context)
+        self.taxes = TaxesByInvoiceIdLoader(context)
+
+
+async def account_orders(
+    context: Context, *, account_id: uuid.UUID, first: int | None, after: str | None
+) -> Page[Any]:
+    """The account's orders, newest first."""
+    page = await paginate(
+        context.db,
+        select(Order).where(Order.account_id == account_id),
+        keys=[Order.id],
+        key_of=lambda row: (row[0].id,),
+        first=first,
+        after=after,
+        descending=True,
+    )
+    return Page(
+        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
+    )
+
+
+def _account_ids(global_ids: list[str] | None) -> list[uuid.UUID] | None:
+    if global_ids is None:
+        return None
+    found = []
+    for global_id in global_ids:
+        type_name, pk = decode_global_id(global_id)
+        if type_name == "ClientAccount":
+            found.append(pk)
+    return found
+
+
+async def invoices(
+    context: Context,
+    *,
+    account_id: uuid.UUID | None,
+    first: int | None,
+    after: str | None,
+    account_ids: list[str] | None = None,
+    statuses: list[InvoiceStatus] | None = None,
+) -> Page[Any]:
+    """Invoices, newest first: of one account, or of every account where the viewer holds
+    VIEW_INVOICES (decided in SQL through the viewer's memberships)."""
+    principal = require_principal(context)
+    statement: Any = select(Invoice)
+    if account_id is not None:
+        statement = statement.where(Invoice.account_id == account_id)
+    else:
+        visible = memberships_of(principal, Permission.VIEW_INVOICES).subquery()
+        statement = statement.join(visible, visible.c.account_id == Invoice.account_id)
+    wanted = _account_ids(account_ids)
+    if wanted is not None:
+        statement = statement.where(Invoice.account_id.in_(wanted))
+    if statuses:
+        statement = statement.where(Invoice.status.in_(statuses))
+    page = await paginate(
+        context.db,
+        statement,
+        keys=[Invoice.id],
+        key_of=lambda row: (row[0].id,),
+        first=first,
+        after=after,
+        descending=True,
+    )
+    return Page(
+        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
+    )

@@ -1,0 +1,450 @@
+"""Placing an order: validate every item, price it, create services and domains, bill the account."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.accounts import AccountStatus, ClientAccount
+from models.base import utcnow
+from models.billing import IdempotencyKey, Order
+from models.catalogue import BillingCycle, ProductType
+from models.contacts import Contact
+from models.hosting import Domain, DomainStatus, Service, ServiceStatus
+from models.permissions import Permission
+from resolvers.audit import record
+from resolvers.billing import CYCLE_MONTHS, ItemDraft, issue_order, period_end
+from resolvers.context import Context
+from resolvers.domain_names import normalise_domain_name, normalise_hostname
+from resolvers.errors import Problem, Rejected, UserErrorCode, not_found, reject
+from resolvers.ids import decode_id, encode_id
+from resolvers.permissions import authorize, require_principal
+from resolvers.pricing import PriceList, price_lists
+
+MAX_ITEMS = 50
+LIVE_DOMAIN_STATES = (
+    DomainStatus.PENDING_REGISTRATION,
+    DomainStatus.PENDING_TRANSFER,
+    DomainStatus.ACTIVE,
+)
+
+
+class SpecificationLike(Protocol):
+    @property
+    def key(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+
+
+class DomainContactsLike(Protocol):
+    @property
+    def registrant_contact_id(self) -> Any: ...
+    @property
+    def admin_contact_id(self) -> Any: ...
+    @property
+    def tech_contact_id(self) -> Any: ...
+    @property
+    def billing_contact_id(self) -> Any: ...
+
+
+class DomainOrderLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def action(self) -> Any: ...
+    @property
+    def period(self) -> int: ...
+    @property
+    def auth_code(self) -> str | None: ...
+    @property
+    def contacts(self) -> DomainContactsLike: ...
+    @property
+    def nameservers(self) -> list[str] | None: ...
+
+
+class OrderItemLike(Protocol):
+    @property
+    def product_id(self) -> Any: ...
+    @property
+    def billing_cycle(self) -> BillingCycle: ...
+    @property
+    def specifications(self) -> list[Any] | None: ...
+    @property
+    def domain(self) -> DomainOrderLike | None: ...
+    @property
+    def label(self) -> str | None: ...
+
+
+ROLES = ("registrant", "admin", "tech", "billing")
+
+
+@dataclass
+class _Checked:
+    """An item that passed validation, with everything needed to store it."""
+
+    prices: PriceList
+    cycle: BillingCycle
+    specifications: list[dict[str, str]]
+    label: str | None = None
+    domain_name: str | None = None
+    action: str | None = None
+    period: int | None = None
+    auth_code: str | None = None
+    contact_ids: dict[str, uuid.UUID | None] | None = None
+    nameservers: list[str] | None = None
+
+
+def request_fingerprint(account_id: uuid.UUID, items: list[Any]) -> str:
+    """SHA-256 of the order's input in canonical form: the same input gives the same fingerprint."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        if hasattr(value, "__dataclass_fields__"):
+            return {k: plain(getattr(value, k)) for k in sorted(value.__dataclass_fields__)}
+        if hasattr(value, "value") and hasattr(value, "name") and not isinstance(value, str):
+            return value.value
+        return value if value is None or isinstance(value, str | int | bool) else str(value)
+
+    payload = orjson.dumps({"account": account_id.hex, "items": plain(items)}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(payload).hexdigest()
+
+
+async def place_order(
+    context: Context, *, account_id: uuid.UUID | None, items: list[OrderItemLike], idempotency_key: str
+) -> Order:
+    await authorize(context, account_id, Permission.PLACE_ORDERS)
+    assert account_id is not None
+    key = idempotency_key.strip()
+    if not 1 <= len(key) <= 200:
+        raise reject(
+            "Give an idempotency key of 1 to 200 characters.",
+            UserErrorCode.INVALID,
+            "input",
+            "idempotencyKey",
+        )
+    fingerprint = request_fingerprint(account_id, items)
+    replay = await _replay(context, account_id, key, fingerprint)
+    if replay is not None:
+        return replay
+    if not items:
+        raise reject("An order needs at least one item.", UserErrorCode.INVALID, "input", "items")
+    if len(items) > MAX_ITEMS:
+        raise reject(f"At most {MAX_ITEMS} items per order.", UserErrorCode.INVALID, "input", "items")
+    product_ids = [decode_id(str(item.product_id), "Product") for item in items]
+    contact_ids = _contact_ids(items)
+    try:
+        async with context.db.begin() as session:
+            account = await session.get_one(ClientAccount, account_id)
+            if account.status is AccountStatus.CLOSED:
+                raise reject(
+                    "This account is closed and cannot order.", UserErrorCode.INVALID, "input", "accountId"
+                )
+            checked = await _check_items(session, account_id, items, product_ids, contact_ids)
+            order = await _store(context, session, account, checked)
+            session.add(
+                IdempotencyKey(account_id=account_id, key=key, request_hash=fingerprint, order_id=order.id)
+            )
+            await session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key, or for the same domain name, committed first.
+        replay = await _replay(context, account_id, key, fingerprint)
+        if replay is not None:
+            return replay
+        raise reject(
+            "A domain in this order was just ordered by someone else.",
+            UserErrorCode.DOMAIN_UNAVAILABLE,
+            "input",
+            "items",
+        ) from None
+    return order
+
+
+async def _replay(context: Context, account_id: uuid.UUID, key: str, fingerprint: str) -> Order | None:
+    async with context.db.read() as session:
+        row = (
+            await session.execute(
+                select(IdempotencyKey, Order)
+                .join(Order, Order.id == IdempotencyKey.order_id)
+                .where(IdempotencyKey.account_id == account_id, IdempotencyKey.key == key)
+            )
+        ).first()
+    if row is None:
+        return None
+    stored, order = row
+    if stored.request_hash != fingerprint:
+        raise reject(
+            "This idempotency key was used for a different order.",
+            UserErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "input",
+            "idempotencyKey",
+        )
+    return order
+
+
+def _contact_ids(items: list[OrderItemLike]) -> dict[tuple[int, str], uuid.UUID | None]:
+    """The contact IDs given per item and role; undecodable ones are BAD_USER_INPUT right here."""
+    found: dict[tuple[int, str], uuid.UUID | None] = {}
+    for index, item in enumerate(items):
+        if item.domain is None:
+            continue
+        for role in ROLES:
+            given = getattr(item.domain.contacts, f"{role}_contact_id")
+            if given is not None:
+                found[(index, role)] = decode_id(str(given), "Contact")
+    return found
+
+
+async def _check_items(
+    session: AsyncSession,
+    account_id: uuid.UUID,
+    items: list[OrderItemLike],
+    product_ids: list[uuid.UUID | None],
+    contact_ids: dict[tuple[int, str], uuid.UUID | None],
+) -> list[_Checked]:
+    lists = await price_lists(session, [p for p in product_ids if p is not None])
+    wanted = {c for c in contact_ids.values() if c is not None}
+    own_contacts = (
+        set(
+            await session.scalars(
+                select(Contact.id).where(Contact.account_id == account_id, Contact.id.in_(wanted))
+            )
+        )
+        if wanted
+        else set()
+    )
+    problems: list[Problem] = []
+    checked: list[_Checked] = []
+    names: dict[str, int] = {}
+    for index, (item, product_id) in enumerate(zip(items, product_ids, strict=True)):
+        path = ("input", "items", str(index))
+        prices = lists.get(product_id) if product_id else None
+        if prices is None or not prices.product.active:
+            problems.append(
+                Problem("No such product in the catalogue.", UserErrorCode.NOT_FOUND, (*path, "productId"))
+            )
+            continue
+        result = _check_item(item, prices, path, problems)
+        if result is None:
+            continue
+        if result.domain_name is not None:
+            for role in ROLES:
+                contact = contact_ids.get((index, role))
+                if (index, role) in contact_ids and (contact is None or contact not in own_contacts):
+                    problems.append(not_found(*path, "domain", "contacts", f"{role}ContactId").problems[0])
+            if result.domain_name in names:
+                problems.append(
+                    Problem(
+                        "This domain is twice in the order.",
+                        UserErrorCode.DOMAIN_UNAVAILABLE,
+                        (*path, "domain", "name"),
+                    )
+                )
+            names[result.domain_name] = index
+            result.contact_ids = {role: contact_ids.get((index, role)) for role in ROLES}
+        checked.append(result)
+    if names:
+        taken = set(
+            await session.scalars(
+                select(Domain.name).where(Domain.name.in_(names), Domain.status.in_(LIVE_DOMAIN_STATES))
+            )
+        )
+        for name in sorted(taken):
+            problems.append(
+                Problem(
+                    f"{name} is already registered with us or ordered.",
+                    UserErrorCode.DOMAIN_UNAVAILABLE,
+                    ("input", "items", str(names[name]), "domain", "name"),
+                )
+            )
+    if problems:
+        raise Rejected(problems)
+    return checked
+
+
+def _check_item(
+    item: OrderItemLike, prices: PriceList, path: tuple[str, ...], problems: list[Problem]
+) -> _Checked | None:
+    before = len(problems)
+
+    def fail(message: str, *where: str) -> None:
+        problems.append(Problem(message, UserErrorCode.INVALID, (*path, *where)))
+
+    is_domain = prices.product.type is ProductType.DOMAIN
+    cycle = item.billing_cycle
+    if cycle not in prices.prices:
+        offered = ", ".join(c.value for c in prices.prices)
+        fail(f"{prices.product.name} is sold {offered}.", "billingCycle")
+    chosen: dict[str, str] = {}
+    for position, spec in enumerate(item.specifications or []):
+        option = prices.option(spec.key)
+        if option is None:
+            fail(f"{prices.product.name} has no option {spec.key!r}.", "specifications", str(position), "key")
+        elif spec.key in chosen:
+            fail(f"Option {spec.key!r} is given twice.", "specifications", str(position), "key")
+        elif option.choice(spec.value) is None:
+            allowed = ", ".join(c.value for c in option.choices)
+            fail(f"{option.name} is one of {allowed}.", "specifications", str(position), "value")
+        else:
+            chosen[spec.key] = spec.value
+    result = _Checked(prices=prices, cycle=cycle, specifications=prices.complete(chosen))
+    if is_domain:
+        _check_domain(item, prices, path, fail, result)
+    else:
+        if item.domain is not None:
+            fail("Only domain products take domain details.", "domain")
+        if item.label is not None and item.label.strip():
+            result.label = normalise_hostname(item.label)
+            if result.label is None:
+                fail("Give the domain or hostname the service is for, e.g. www.example.at.", "label")
+    return result if len(problems) == before else None
+
+
+def _check_domain(
+    item: OrderItemLike, prices: PriceList, path: tuple[str, ...], fail: Any, result: _Checked
+) -> None:
+    domain = item.domain
+    if domain is None:
+        fail("A domain product needs the domain's details.", "domain")
+        return
+    if item.billing_cycle is not BillingCycle.ANNUALLY:
+        fail("Domains are billed ANNUALLY; the period gives the years.", "billingCycle")
+    name = normalise_domain_name(domain.name)
+    tld = prices.product.tld or ""
+    if name is None:
+        fail("Give a valid domain name, e.g. example.at.", "domain", "name")
+    elif not name.endswith("." + tld) or "." in name[: -len(tld) - 1]:
+        fail(f"{prices.product.name} registers names like example.{tld}.", "domain", "name")
+    if not 1 <= domain.period <= 10:
+        fail("The period is 1 to 10 years.", "domain", "period")
+    action = domain.action.value
+    auth_code = (domain.auth_code or "").strip() or None
+    if action == "TRANSFER" and auth_code is None:
+        fail("A transfer needs the authorisation code from the current registrar.", "domain", "authCode")
+    if auth_code is not None and len(auth_code) > 64:
+        fail("The authorisation code is at most 64 characters.", "domain", "authCode")
+    nameservers = None
+    if domain.nameservers is not None:
+        nameservers = []
+        for position, host in enumerate(domain.nameservers):
+            normalised = normalise_hostname(host)
+            if normalised is None:
+                fail("Give a valid hostname.", "domain", "nameservers", str(position))
+            elif normalised not in nameservers:
+                nameservers.append(normalised)
+        if not 2 <= len(nameservers) <= 13:
+            fail("Give 2 to 13 different nameservers.", "domain", "nameservers")
+    result.domain_name = name
+    result.action = action
+    result.period = domain.period
+    result.auth_code = auth_code if action == "TRANSFER" else None
+    result.nameservers = nameservers
+
+
+async def _store(
+    context: Context, session: AsyncSession, account: ClientAccount, items: list[_Checked]
+) -> Order:
+    principal = require_principal(context)
+    now = utcnow()
+    primary = await session.scalar(
+        select(Contact.id).where(Contact.account_id == account.id, Contact.is_primary.is_(True))
+    )
+    drafts: list[ItemDraft] = []
+    for item in items:
+        product = item.prices.product
+        if item.domain_name is not None:
+            drafts.append(await _domain(context, session, account, item, primary, now))
+            continue
+        amount = item.prices.amount(item.cycle, item.specifications)
+        months = CYCLE_MONTHS.get(item.cycle)
+        service = Service(
+            account_id=account.id,
+            product_id=product.id,
+            label=item.label,
+            status=ServiceStatus.PENDING,
+            billing_cycle=item.cycle,
+            recurring_amount=amount,
+            currency_code=account.currency_code,
+            specifications=item.specifications,
+            next_due_date=period_end(now.date(), months) if months else None,
+        )
+        session.add(service)
+        await session.flush()
+        details = item.prices.describe(item.specifications)
+        description = " - ".join(p for p in (product.name, item.label, details) if p)
+        drafts.append(
+            ItemDraft(
+                product_id=product.id,
+                billing_cycle=item.cycle,
+                description=f"{description} ({item.cycle.value.lower().replace('_', '-')})",
+                amount=amount,
+                specifications=item.specifications,
+                label=item.label,
+                service_id=service.id,
+            )
+        )
+    issued = await issue_order(
+        session, account=account, placed_by_id=principal.user_id, items=drafts, now=now
+    )
+    record(
+        session,
+        context,
+        "order.placed",
+        account_id=account.id,
+        subject_id=encode_id("Order", issued.order.id),
+    )
+    return issued.order
+
+
+async def _domain(
+    context: Context,
+    session: AsyncSession,
+    account: ClientAccount,
+    item: _Checked,
+    primary: uuid.UUID | None,
+    now: datetime,
+) -> ItemDraft:
+    assert item.domain_name is not None
+    assert item.period is not None
+    assert item.contact_ids is not None
+    product = item.prices.product
+    registrant = item.contact_ids["registrant"] or primary
+    assert registrant is not None
+    roles = {role: item.contact_ids[role] or registrant for role in ROLES}
+    transfer = item.action == "TRANSFER"
+    domain = Domain(
+        account_id=account.id,
+        product_id=product.id,
+        name=item.domain_name,
+        status=DomainStatus.PENDING_TRANSFER if transfer else DomainStatus.PENDING_REGISTRATION,
+        period_years=item.period,
+        nameservers=item.nameservers or list(context.settings.default_nameservers),
+        transfer_auth_code=item.auth_code,
+        registrant_contact_id=roles["registrant"],
+        admin_contact_id=roles["admin"],
+        tech_contact_id=roles["tech"],
+        billing_contact_id=roles["billing"],
+        created_at=now,
+    )
+    session.add(domain)
+    await session.flush()
+    years = "year" if item.period == 1 else "years"
+    return ItemDraft(
+        product_id=product.id,
+        billing_cycle=BillingCycle.ANNUALLY,
+        description=f"{product.name} {item.domain_name}, {'transfer' if transfer else 'registration'}, "
+        f"{item.period} {years}",
+        amount=item.prices.prices[BillingCycle.ANNUALLY] * Decimal(item.period),
+        domain_name=item.domain_name,
+        period_years=item.period,
+        domain_id=domain.id,
+    )

@@ -1,0 +1,177 @@
+"""Services: listing them across the viewer's accounts, and requesting their cancellation.
+
+Changing a service's specifications lives in resolvers/upgrades.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from models.base import utcnow
+from models.catalogue import Product, ProductType
+from models.hosting import CancellationType, Service, ServiceStatus
+from models.permissions import Permission
+from resolvers.audit import record
+from resolvers.context import Access, Context
+from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reject
+from resolvers.ids import decode_id, encode_id
+from resolvers.pagination import Page, paginate
+from resolvers.permissions import authorize, memberships_of, require_principal
+from resolvers.validation import Checker
+
+CANCELLABLE = frozenset({ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED})
+MAX_REASON_LENGTH = 1000
+# A cancellation reason may span lines; other control characters have no place in it.
+_REASON_WHITESPACE = frozenset("\n\r\t")
+
+
+@dataclass(frozen=True)
+class ServiceQuery:
+    """A decoded ServiceFilter; None means "any"."""
+
+    account_ids: list[uuid.UUID] | None = None
+    statuses: list[ServiceStatus] | None = None
+    product_type: ProductType | None = None
+
+
+def service_query(
+    *,
+    account_ids: Sequence[str] | None = None,
+    statuses: Sequence[ServiceStatus] | None = None,
+    product_type: ProductType | None = None,
+) -> ServiceQuery:
+    """An undecodable account ID is BAD_USER_INPUT; an ID of another type matches nothing."""
+    decoded = None
+    if account_ids is not None:
+        keys = [decode_id(global_id, "ClientAccount") for global_id in account_ids]
+        decoded = [key for key in keys if key is not None]
+    return ServiceQuery(
+        account_ids=decoded,
+        statuses=None if statuses is None else list(statuses),
+        product_type=product_type,
+    )
+
+
+async def viewer_services(
+    context: Context, *, first: int | None, after: str | None, query: ServiceQuery
+) -> Page[Service]:
+    """Services in every account where the viewer (narrowed by a token) holds VIEW_SERVICES."""
+    return await _page(context, query, account_id=None, first=first, after=after)
+
+
+async def account_services(
+    context: Context, *, account_id: uuid.UUID, first: int | None, after: str | None, query: ServiceQuery
+) -> Page[Service]:
+    return await _page(context, query, account_id=account_id, first=first, after=after)
+
+
+async def _page(
+    context: Context,
+    query: ServiceQuery,
+    *,
+    account_id: uuid.UUID | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Service]:
+    principal = require_principal(context)
+    memberships = memberships_of(principal, Permission.VIEW_SERVICES).subquery()
+    statement: Any = select(Service).join(memberships, memberships.c.account_id == Service.account_id)
+    if account_id is not None:
+        statement = statement.where(Service.account_id == account_id)
+    if query.account_ids is not None:
+        statement = statement.where(Service.account_id.in_(query.account_ids))
+    if query.statuses is not None:
+        statement = statement.where(Service.status.in_(query.statuses))
+    if query.product_type is not None:
+        statement = statement.join(Product, Product.id == Service.product_id).where(
+            Product.type == query.product_type
+        )
+    # uuid7 keys sort by creation: a page boundary stays put while services are added.
+    page = await paginate(
+        context.db,
+        statement,
+        keys=[Service.id],
+        key_of=lambda row: (row[0].id,),
+        first=first,
+        after=after,
+    )
+    services = page.map(lambda row: row[0])
+    for _, service in services.edges:
+        context.loaders.service.prime(service.id, service)
+    return services
+
+
+async def service_in_reach(context: Context, service_id: uuid.UUID | None) -> tuple[Service, Access]:
+    """The service named in the input and the viewer's access to its account, or NOT_FOUND."""
+    service = await context.loaders.service.load(service_id) if service_id is not None else None
+    access = await authorize(context, service.account_id if service else None, field="serviceId")
+    assert service is not None
+    return service, access
+
+
+def _reason(check: Checker, value: str) -> str:
+    cleaned = value.strip()
+    path = ("input", "reason")
+    if not cleaned:
+        check.fail(path, "This field is required.")
+    elif len(cleaned) > MAX_REASON_LENGTH:
+        check.fail(path, f"At most {MAX_REASON_LENGTH} characters.")
+    elif any(ord(ch) < 32 and ch not in _REASON_WHITESPACE for ch in cleaned):
+        check.fail(path, "Control characters are not allowed.")
+    return cleaned
+
+
+async def request_service_cancellation(
+    context: Context,
+    *,
+    service_id: uuid.UUID | None,
+    cancellation_type: CancellationType,
+    reason: str,
+    now: datetime | None = None,
+) -> Service:
+    """Records the request; the operator or the periodic job carries it out later."""
+    principal = require_principal(context)
+    target, access = await service_in_reach(context, service_id)
+    if not access.allows(Permission.PLACE_ORDERS):
+        raise forbidden([Permission.PLACE_ORDERS])
+    check = Checker()
+    reason = _reason(check, reason)
+    if check.problems:
+        raise Rejected(check.problems)
+    async with context.db.begin() as session:
+        service = await session.get(Service, target.id, with_for_update=True)
+        if service is None:
+            raise not_found("input", "serviceId")
+        if service.status not in CANCELLABLE:
+            raise reject(
+                f"A {service.status.value.lower()} service cannot be cancelled.",
+                UserErrorCode.INVALID,
+                "input",
+                "serviceId",
+            )
+        if service.cancellation_type is not None:
+            raise reject(
+                "The service already has an open cancellation request.",
+                UserErrorCode.INVALID,
+                "input",
+                "serviceId",
+            )
+        service.cancellation_type = cancellation_type
+        service.cancellation_reason = reason
+        service.cancellation_requested_by_id = principal.user_id
+        service.cancellation_requested_at = now or utcnow()
+        record(
+            session,
+            context,
+            "service.cancellation_requested",
+            account_id=service.account_id,
+            subject_id=encode_id("Service", service.id),
+        )
+    context.loaders.service.clear(service.id).prime(service.id, service)
+    return service
