@@ -1,6 +1,7 @@
 """SQLAlchemy models of the client area: tables, constraints and indexes, no rules."""
 
 from models.accounts import AccountStatus, ClientAccount, Membership, MembershipRole
+from models.affiliates import Affiliate, AffiliateCommission, CommissionStatus
 from models.audit import AuditEvent
 from models.auth import ApiToken, ApiTokenAccount, Session
 from models.base import Base
@@ -30,10 +31,14 @@ from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
 from models.permissions import Permission
 from models.ratelimits import RateLimitHit
+from models.sso import ServiceLogin
+from models.support import Ticket, TicketMessage, TicketStatus
 from models.users import User
 
 __all__ = [
     "AccountStatus",
+    "Affiliate",
+    "AffiliateCommission",
     "ApiToken",
     "ApiTokenAccount",
     "AuditEvent",
@@ -41,6 +46,7 @@ __all__ = [
     "BillingCycle",
     "CancellationType",
     "ClientAccount",
+    "CommissionStatus",
     "ConfigurableOption",
     "Contact",
     "Domain",
@@ -69,7 +75,11 @@ __all__ = [
     "ProductType",
     "RateLimitHit",
     "Service",
+    "ServiceLogin",
     "ServiceStatus",
     "Session",
+    "Ticket",
+    "TicketMessage",
+    "TicketStatus",
     "User",
 ]

@@ -41,6 +41,10 @@ class ClientAccount(IdMixin, CreatedAtMixin, Base):
     billing_country_code: Mapped[str] = mapped_column(String(2))
     billing_tax_id: Mapped[str | None] = mapped_column(String(32))
     currency_code: Mapped[str] = mapped_column(String(3), default="EUR")
+    # The affiliate whose referral brought this account; it earns commission on its paid invoices.
+    referred_by_affiliate_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("affiliates.id", ondelete="SET NULL", use_alter=True), index=True
+    )
 
     __table_args__ = (Index(None, "name", "id"),)
 
