@@ -21,6 +21,7 @@ from models.accounts import ClientAccount
 from models.auth import ApiToken, ApiTokenAccount, Session
 from models.base import utcnow
 from models.permissions import Permission, to_mask
+from models.ratelimits import RateLimitHit
 from models.users import User
 from resolvers.accounts import add_account, check_account
 from resolvers.audit import record
@@ -30,8 +31,19 @@ from resolvers.ids import decode_id, encode_id
 from resolvers.password_resets import find_usable_token, language_of_user, redeem_token, send_password_link
 from resolvers.passwords import password_weakness
 from resolvers.permissions import require_principal
-from resolvers.ratelimits import within_limit
+from resolvers.ratelimits import recent_hits, within_limit
 from resolvers.validation import BillingProfileLike, Checker
+
+# After this many failed sign-ins for one email within the window, sign-ins are refused.
+SIGN_IN_FAILURES = 5
+SIGN_IN_WINDOW = timedelta(minutes=15)
+SIGN_UPS_PER_HOUR = 20
+
+
+def client_address(context: Context) -> str:
+    """The caller's address (uvicorn resolves trusted proxies' X-Forwarded-For)."""
+    client = context.request.client if context.request is not None else None
+    return client.host if client else "unknown"
 
 
 def _set_session_cookie(context: Context, secret: str) -> None:
@@ -94,6 +106,13 @@ async def sign_up(
     account_name: str,
     billing: BillingProfileLike,
 ) -> tuple[User, ClientAccount]:
+    # signUp tells whether an email is registered (the seed's rule), so it is limited per client.
+    async with context.db.begin() as session:
+        allowed = await within_limit(
+            session, f"sign-up:{client_address(context)}", limit=SIGN_UPS_PER_HOUR, window=timedelta(hours=1)
+        )
+    if not allowed:
+        raise reject("Too many sign-ups from here; try again later.", UserErrorCode.RATE_LIMITED)
     check = Checker()
     email = check.email(("input", "email"), email)
     name = check.text(("input", "name"), name, max_length=200)
@@ -142,11 +161,20 @@ def _email_taken() -> Rejected:
 
 async def sign_in(context: Context, *, email: str, password: str) -> User:
     normalised = (email or "").strip().lower()
+    throttle = f"sign-in:{normalised}"
     async with context.db.read() as session:
         user = await session.scalar(select(User).where(User.email == normalised))
+        failures = await recent_hits(session, throttle, window=SIGN_IN_WINDOW)
+    if failures >= SIGN_IN_FAILURES:
+        # Refused attempts count as failures too: while they go on, the lock goes on.
+        await _sign_in_failed(context, throttle, user)
+        raise reject(
+            "Too many failed sign-ins for this email; try again in 15 minutes.", UserErrorCode.RATE_LIMITED
+        )
     # The same work and the same answer whether the email is unknown or the password wrong.
     matched = await verify_password(context.settings, user.password_hash if user else None, password)
     if user is None or not matched:
+        await _sign_in_failed(context, throttle, user)
         raise reject("Wrong email or password.", UserErrorCode.INVALID_CREDENTIALS)
     await _revoke_current_session(context)
     async with context.db.begin() as session:
@@ -162,6 +190,20 @@ async def sign_in(context: Context, *, email: str, password: str) -> User:
         )
     await _begin_session(context, user, secret, login.id)
     return user
+
+
+async def _sign_in_failed(context: Context, throttle: str, user: User | None) -> None:
+    """Counts the failure where every worker sees it, and audits it (in its own transaction, so
+    the refusal that follows does not roll it back)."""
+    async with context.db.begin() as session:
+        session.add(RateLimitHit(key=throttle))
+        record(
+            session,
+            context,
+            "user.sign_in_failed",
+            actor_id=user.id if user else None,
+            subject_id=encode_id("User", user.id) if user else None,
+        )
 
 
 async def sign_out(context: Context) -> None:

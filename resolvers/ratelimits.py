@@ -29,3 +29,13 @@ async def within_limit(session: AsyncSession, key: str, *, limit: int, window: t
         return False
     session.add(RateLimitHit(key=key, occurred_at=now))
     return True
+
+
+async def recent_hits(session: AsyncSession, key: str, *, window: timedelta) -> int:
+    """How many `key` events happened within `window`."""
+    used = await session.scalar(
+        select(func.count())
+        .select_from(RateLimitHit)
+        .where(RateLimitHit.key == key, RateLimitHit.occurred_at > utcnow() - window)
+    )
+    return used or 0
