@@ -12,11 +12,13 @@ from sqlalchemy import select
 from clientarea.auth import start_session
 from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
+from models.billing import Invoice
 from models.catalogue import BillingCycle, Product
 from models.contacts import Contact
 from models.database import Database
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.permissions import ALL_MASK, Permission, to_mask
+from models.support import Ticket, TicketMessage, TicketStatus
 from models.users import User
 from resolvers.pricing import price_lists
 
@@ -218,3 +220,70 @@ async def create_domain(
         )
         session.add(domain)
     return domain
+
+
+async def create_invoice(
+    db: Database, *, account: ClientAccount, placed_by: User, amount: Decimal = Decimal("10.00")
+) -> Invoice:
+    """An order of one hosting line and its UNPAID invoice, issued as placeOrder issues them."""
+    from clientarea.catalogue import sync_catalogue
+    from resolvers.billing import ItemDraft, issue_order
+
+    async with db.read() as session:
+        product = await session.scalar(select(Product).where(Product.key == "webhosting-s"))
+    if product is None:
+        await sync_catalogue(db)
+        async with db.read() as session:
+            product = await session.scalar(select(Product).where(Product.key == "webhosting-s"))
+    assert product is not None
+    async with db.begin() as session:
+        row = await session.get_one(ClientAccount, account.id)
+        issued = await issue_order(
+            session,
+            account=row,
+            placed_by_id=placed_by.id,
+            items=[
+                ItemDraft(
+                    product_id=product.id,
+                    billing_cycle=BillingCycle.MONTHLY,
+                    description=product.name,
+                    amount=amount,
+                )
+            ],
+        )
+    return issued.invoice
+
+
+async def create_ticket(
+    db: Database,
+    *,
+    account: ClientAccount,
+    opened_by: User,
+    subject: str = "Mail is not delivered",
+    service: Service | None = None,
+    staff_answer: str | None = None,
+) -> Ticket:
+    """An OPEN ticket numbered from the real sequence, with the opener's first message; with
+    `staff_answer`, a staff message too and the ticket ANSWERED."""
+    from resolvers.billing import next_number
+    from resolvers.tickets import ticket_number
+
+    async with db.begin() as session:
+        ticket = Ticket(
+            account_id=account.id,
+            number=ticket_number(await next_number(session, "ticket")),
+            subject=subject,
+            department="Support",
+            status=TicketStatus.ANSWERED if staff_answer else TicketStatus.OPEN,
+            opened_by_id=opened_by.id,
+            service_id=service.id if service else None,
+        )
+        session.add(ticket)
+        await session.flush()
+        session.add(TicketMessage(ticket_id=ticket.id, author_id=opened_by.id, body="It stopped working."))
+        if staff_answer:
+            await session.flush()
+            session.add(
+                TicketMessage(ticket_id=ticket.id, author_id=None, staff_name="Support", body=staff_answer)
+            )
+    return ticket

@@ -1,0 +1,90 @@
+"""Every read the consumers send costs a fixed number of SQL statements, whatever it returns.
+
+The documents are read from ../shared/contract/operations as the dashboard and partners send them;
+each runs against 1, 10 and 100 accounts and must cost exactly the same.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clientarea.catalogue import sync_catalogue
+from clientarea.settings import Settings
+from models.database import Database
+from models.permissions import Permission
+from resolvers.ids import encode_id
+from tests.factories import (
+    add_member,
+    create_account,
+    create_domain,
+    create_invoice,
+    create_service,
+    create_user,
+    session_for,
+)
+from tests.graphql import Api
+
+OPERATIONS = Path(__file__).resolve().parents[2] / "shared" / "contract" / "operations"
+
+
+def operation(file: str, name: str) -> str:
+    """One named operation of a contract file (with the fragments a document may define)."""
+    text = (OPERATIONS / file).read_text()
+    blocks = re.split(r"\n(?=(?:query|mutation) )", "\n" + text)
+    for block in blocks:
+        if re.match(rf"(query|mutation) {name}\b", block.strip()):
+            return block.strip()
+    raise KeyError(name)
+
+
+# The statements each costs; the same for 1, 10 and 100 accounts.
+READS: dict[str, tuple[str, str, int]] = {
+    "DashboardAccounts": ("dashboard_accounts.graphql", "DashboardAccounts", 6),
+    "PartnerServices": ("partner_services.graphql", "PartnerServices", 6),
+    "ExpiringDomains": ("partner_expiring_domains.graphql", "ExpiringDomains", 5),
+    "AccountOverview": ("account_overview.graphql", "AccountOverview", 10),
+    "AccountMembers": ("account_members.graphql", "AccountMembers", 6),
+    "Catalogue": ("orders.graphql", "Catalogue", 6),
+}
+
+
+async def _agency(db: Database, settings: Settings, accounts: int) -> tuple[str, Any]:
+    """An agency user with `accounts` customer accounts, each with a service, a domain, an invoice,
+    a member and a pending invitation; returns the agency's cookie and its first account."""
+    await sync_catalogue(db)
+    agency = await create_user(db, email="agency@example.com", name="Agency")
+    first = None
+    every = list(Permission)
+    for index in range(accounts):
+        owner = await create_user(db, name=f"Owner {index}")
+        account = await create_account(db, owner=owner, name=f"Customer {index:03}")
+        await add_member(db, account=account, user=agency, permissions=every, invited_by=owner)
+        await create_service(db, account=account, label=f"www.c{index}.at")
+        await create_domain(db, account=account, name=f"c{index}.at")
+        await create_invoice(db, account=account, placed_by=agency)
+        first = first or account
+    return await session_for(db, settings, agency), first
+
+
+@pytest.mark.parametrize("accounts", [1, 10, 100])
+@pytest.mark.parametrize("name", sorted(READS))
+async def test_reads_cost_the_same_for_any_number_of_accounts(
+    api: Api, db: Database, settings: Settings, accounts: int, name: str
+) -> None:
+    file, operation_name, expected = READS[name]
+    cookie, first = await _agency(db, settings, accounts)
+    api.set_session(cookie)
+    variables: dict[str, Any] = {
+        "id": encode_id("ClientAccount", first.id),
+        "before": "2100-01-01",
+        "first": 100,
+    }
+
+    response, statements = await api.count(operation(file, operation_name), variables)
+
+    assert response.errors == [], response.errors
+    assert statements == expected, (statements, db.counter.statements)
