@@ -23,14 +23,17 @@ class StatementCounter:
     def __init__(self) -> None:
         self.count = 0
         self.statements: list[str] = []
+        self.parameters: list[Any] = []
 
     def reset(self) -> None:
         self.count = 0
         self.statements = []
+        self.parameters = []
 
-    def record(self, statement: str) -> None:
+    def record(self, statement: str, parameters: Any) -> None:
         self.count += 1
         self.statements.append(statement)
+        self.parameters.append(parameters)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -68,9 +71,9 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.writer = async_sessionmaker(writer, expire_on_commit=False)
 
-    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _count(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
         if not statement.startswith("BEGIN"):
-            self.counter.record(statement)
+            self.counter.record(statement, parameters)
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
