@@ -69,6 +69,17 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def production_settings(database_url: str) -> Settings:
+    """The production configuration, with every secret it insists on."""
+    return make_settings(
+        database_url,
+        env="production",
+        secret_key="k" * 40,
+        sso_signing_key="s" * 40,
+        sso_panel_secret="p" * 40,
+    )
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url)

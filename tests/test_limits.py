@@ -8,7 +8,7 @@ import pytest
 from clientarea.app import create_app
 from clientarea.settings import Settings
 from models.database import Database
-from tests.conftest import make_settings
+from tests.conftest import production_settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api
 
@@ -98,7 +98,7 @@ async def test_a_body_over_64_kib_is_refused(api: Api) -> None:
 
 
 async def test_introspection_and_graphiql_are_off_in_production(db: Database, database_url: str) -> None:
-    production = make_settings(database_url, env="production", secret_key="s" * 32)
+    production = production_settings(database_url)
     app = create_app(production, db)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://t") as client:
         introspection = await client.post("/graphql", json={"query": "{ __schema { types { name } } }"})
