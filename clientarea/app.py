@@ -28,6 +28,7 @@ from clientarea.auth import InvalidToken, authenticate
 from clientarea.logs import reset_request_id, set_request_id
 from clientarea.mailer import Mailer
 from clientarea.settings import Settings, get_settings
+from clientarea.sso import sso_verify_endpoint
 from models.database import Database
 from resolvers.context import Context, Principal
 from schema.schema import build_schema, error_code
@@ -255,6 +256,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/sso/verify", sso_verify_endpoint(database, settings), methods=["POST"]),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from clientarea.logs import configure_logging
-from clientarea.settings import get_settings
+from clientarea.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from models.database import Database
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -68,6 +73,150 @@ def _mail_deliver(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tickets_reply(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from models.database import Database
+    from resolvers.errors import Rejected
+    from resolvers.tickets import reply_as_staff
+
+    configure_logging()
+    settings = get_settings()
+
+    async def reply() -> str:
+        db = Database(settings.database_url)
+        try:
+            done = await reply_as_staff(
+                db, settings, number=args.number, message=args.message, staff_name=args.staff_name
+            )
+        finally:
+            await db.dispose()
+        return f"{done.ticket.number} is {done.ticket.status.value}; emailed {len(done.recipients)} member(s)"
+
+    try:
+        print(asyncio.run(reply()))
+    except Rejected as rejected:
+        for problem in rejected.problems:
+            print(f"error: {problem.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _invoices(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from models.database import Database
+    from resolvers.errors import Rejected
+    from resolvers.payments import mark_invoice_paid, refund_invoice
+
+    configure_logging()
+    settings = get_settings()
+    change = mark_invoice_paid if args.invoices_command == "mark-paid" else refund_invoice
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        try:
+            invoice = await change(db, settings, number=args.number)
+        finally:
+            await db.dispose()
+        return f"invoice {invoice.number} is {invoice.status.value}"
+
+    try:
+        print(asyncio.run(run()))
+    except Rejected as rejected:
+        for problem in rejected.problems:
+            print(f"error: {problem.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_staff_command(work: Callable[[Database, Settings], Awaitable[str]]) -> int:
+    """Runs one audited staff command; an unknown number or ID, or a wrong state, exits 1."""
+    import asyncio
+
+    from models.database import Database
+    from resolvers.errors import Rejected
+
+    configure_logging()
+    settings = get_settings()
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        try:
+            return await work(db, settings)
+        finally:
+            await db.dispose()
+
+    try:
+        print(asyncio.run(run()))
+    except Rejected as rejected:
+        for problem in rejected.problems:
+            print(f"error: {problem.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _orders(args: argparse.Namespace) -> int:
+    from models.billing import InvoiceStatus
+    from resolvers import operations
+
+    async def work(db: Database, settings: Settings) -> str:
+        if args.orders_command == "accept":
+            done = await operations.accept_order(db, settings, number=args.number)
+            return (
+                f"order {done.order.number} is {done.order.status.value}: "
+                f"{len(done.services)} service(s) and {len(done.domains)} domain(s) activated"
+            )
+        end = operations.cancel_order if args.orders_command == "cancel" else operations.mark_order_fraud
+        done = await end(db, settings, number=args.number)
+        line = (
+            f"order {done.order.number} is {done.order.status.value}: "
+            f"{len(done.services)} service(s) and {len(done.domains)} domain(s) cancelled"
+        )
+        if done.invoice is not None:
+            line += f"; invoice {done.invoice.number} is {done.invoice.status.value}"
+            if done.invoice.status is InvoiceStatus.PAID:
+                line += f" (refund it with: clientarea invoices refund {done.invoice.number})"
+        return line
+
+    return _run_staff_command(work)
+
+
+def _services(args: argparse.Namespace) -> int:
+    from resolvers import operations
+
+    change = {
+        "suspend": operations.suspend_service,
+        "unsuspend": operations.unsuspend_service,
+        "terminate": operations.terminate_service,
+    }[args.services_command]
+
+    async def work(db: Database, settings: Settings) -> str:
+        service = await change(db, settings, service_id=args.service_id)
+        return f"service {args.service_id} is {service.status.value}"
+
+    return _run_staff_command(work)
+
+
+def _accounts_close(args: argparse.Namespace) -> int:
+    from resolvers.operations import close_account
+
+    async def work(db: Database, settings: Settings) -> str:
+        account = await close_account(db, settings, account_id=args.account_id)
+        return f"account {args.account_id} ({account.name}) is {account.status.value}"
+
+    return _run_staff_command(work)
+
+
+def _jobs_run(_args: argparse.Namespace) -> int:
+    from resolvers.jobs import run_jobs
+
+    async def work(db: Database, settings: Settings) -> str:
+        return (await run_jobs(db, settings)).line()
+
+    return _run_staff_command(work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clientarea", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +242,61 @@ def build_parser() -> argparse.ArgumentParser:
     deliver = mail_commands.add_parser("deliver", help="send the emails that are due, once")
     deliver.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     deliver.set_defaults(run=_mail_deliver)
+
+    tickets = commands.add_parser("tickets", help="support tickets")
+    tickets_commands = tickets.add_subparsers(dest="tickets_command", required=True)
+    reply = tickets_commands.add_parser(
+        "reply", help="answer a ticket as staff (ANSWERED); emails the account's ticket handlers"
+    )
+    reply.add_argument("number", help="the ticket number, e.g. T-000042")
+    reply.add_argument("--message", required=True, help="the answer; line breaks are kept")
+    reply.add_argument("--staff-name", default="Support", help='signed as (default "Support")')
+    reply.set_defaults(run=_tickets_reply)
+
+    invoices = commands.add_parser("invoices", help="invoices paid or refunded at the payment provider")
+    invoices_commands = invoices.add_subparsers(dest="invoices_command", required=True)
+    for name, help_text in (
+        ("mark-paid", "an UNPAID invoice was paid; a referring affiliate earns its commission"),
+        ("refund", "a PAID invoice was refunded; its commission, while still held, is void"),
+    ):
+        command = invoices_commands.add_parser(name, help=help_text)
+        command.add_argument("number", help="the invoice number, e.g. 2025-000042")
+        command.set_defaults(run=_invoices)
+
+    orders = commands.add_parser("orders", help="accept or refuse placed orders")
+    orders_commands = orders.add_subparsers(dest="orders_command", required=True)
+    for name, help_text in (
+        ("accept", "a PENDING order becomes ACTIVE, with its services and domains"),
+        ("cancel", "a PENDING order is CANCELLED, with its services, domains and unpaid invoice"),
+        ("mark-fraud", "like cancel, recorded as FRAUD"),
+    ):
+        command = orders_commands.add_parser(name, help=help_text)
+        command.add_argument("number", help="the order number, e.g. 100042")
+        command.set_defaults(run=_orders)
+
+    services = commands.add_parser("services", help="suspend, unsuspend or terminate a service")
+    services_commands = services.add_subparsers(dest="services_command", required=True)
+    for name, help_text in (
+        ("suspend", "an ACTIVE service becomes SUSPENDED"),
+        ("unsuspend", "a SUSPENDED service becomes ACTIVE again"),
+        ("terminate", "an ACTIVE or SUSPENDED service ends for good (TERMINATED)"),
+    ):
+        command = services_commands.add_parser(name, help=help_text)
+        command.add_argument("service_id", help="the service's global ID, as the API shows it")
+        command.set_defaults(run=_services)
+
+    accounts = commands.add_parser("accounts", help="client accounts")
+    accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True)
+    close = accounts_commands.add_parser("close", help="an ACTIVE account becomes CLOSED and cannot order")
+    close.add_argument("account_id", help="the account's global ID, as the API shows it")
+    close.set_defaults(run=_accounts_close)
+
+    jobs = commands.add_parser("jobs", help="the periodic work")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_commands.add_parser(
+        "run",
+        help="expire lapsed domains, carry out due cancellations, clear held commissions, purge old rows",
+    ).set_defaults(run=_jobs_run)
     return parser
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+DEVELOPMENT_SSO_SIGNING_KEY = "development-only-sso-signing-key-change-me"
+DEVELOPMENT_SSO_PANEL_SECRET = "development-only-sso-panel-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -45,9 +48,30 @@ class Settings(BaseSettings):
         default_factory=lambda: ["ns1.clientarea.example", "ns2.clientarea.example"]
     )
 
+    # Control-panel sign-on: links point at PANEL_URL/sso; their tokens are signed with
+    # SSO_SIGNING_KEY, and the panel redeems them at POST /sso/verify with SSO_PANEL_SECRET as its
+    # bearer credential. Both keys must be set in production.
+    panel_url: str = "http://localhost:2083"
+    sso_signing_key: str = DEVELOPMENT_SSO_SIGNING_KEY
+    sso_panel_secret: str = DEVELOPMENT_SSO_PANEL_SECRET
+
+    # `jobs run` purges idempotency keys this old: a retried order is replayed within this window.
+    idempotency_key_hours: int = Field(default=24, ge=1)
+
     # The most nodes one query may ask for (see schema/limits.py), and the largest request body.
     max_query_cost: int = 50_000
     max_body_bytes: int = 64 * 1024
+
+    # Departments a ticket can be opened in, as the dashboard lists them (env: a JSON list).
+    ticket_departments: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=lambda: ["Support", "Billing", "Sales"], min_length=1
+    )
+
+    # The affiliate programme: an affiliate earns this percent of the net hosting revenue of the
+    # accounts it referred (the rate is fixed when it activates); a commission is held this many days
+    # after the invoice is paid, so a refund or a cancelled service voids it before it counts.
+    affiliate_commission_rate: Decimal = Field(default=Decimal("10"), ge=0, le=100, decimal_places=2)
+    affiliate_hold_days: int = Field(default=30, ge=0)
 
     db_pool_size: int = 10
     db_pool_timeout_seconds: float = 10.0
@@ -56,6 +80,15 @@ class Settings(BaseSettings):
     def _production_needs_a_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEVELOPMENT_SECRET_KEY:
             raise ValueError("CLIENTAREA_SECRET_KEY must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _production_needs_sso_keys(self) -> Settings:
+        if self.env == "production":
+            if self.sso_signing_key == DEVELOPMENT_SSO_SIGNING_KEY:
+                raise ValueError("CLIENTAREA_SSO_SIGNING_KEY must be set in production")
+            if self.sso_panel_secret == DEVELOPMENT_SSO_PANEL_SECRET:
+                raise ValueError("CLIENTAREA_SSO_PANEL_SECRET must be set in production")
         return self
 
     @property

@@ -15,6 +15,7 @@ from models.base import utcnow
 from models.contacts import Contact
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from models.users import User
+from resolvers.affiliates import referrer_of_agent
 from resolvers.audit import record
 from resolvers.context import Access, Context, Principal
 from resolvers.emails import language_for_country
@@ -238,6 +239,8 @@ async def create_client_account_on_behalf(
             session.add(customer)
             await session.flush()
             account, _ = await add_account(session, name=name, billing=profile, owner_id=customer.id)
+            # The agency profits from the customers it brings (DESIGN, affiliate flow).
+            account.referred_by_affiliate_id = await referrer_of_agent(session, principal.user_id)
             membership = Membership(
                 user_id=principal.user_id,
                 account_id=account.id,

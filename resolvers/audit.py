@@ -36,6 +36,29 @@ def record(
     )
 
 
+def record_system(
+    session: AsyncSession,
+    action: str,
+    *,
+    account_id: uuid.UUID | None = None,
+    subject_id: str | None = None,
+    actor_id: uuid.UUID | None = None,
+    request_id: str | None = None,
+) -> None:
+    """Like `record`, for what the provider's staff and periodic jobs do, outside any user's request:
+    the credential is "system"; `actor_id` names the user a system action was on behalf of, if any."""
+    session.add(
+        AuditEvent(
+            action=action,
+            actor_id=actor_id,
+            credential="system",
+            account_id=account_id,
+            subject_id=subject_id,
+            request_id=request_id,
+        )
+    )
+
+
 async def account_audit_log(
     context: Context, *, account_id: uuid.UUID, first: int | None, after: str | None
 ) -> Page[Any]:

@@ -103,6 +103,30 @@ TEMPLATES: dict[str, dict[str, Template]] = {
             action="Passwort festlegen",
         ),
     },
+    "ticket_reply": {
+        "en": Template(
+            subject="Reply to ticket {number}: {subject}",
+            paragraphs=(
+                "Hello {name},",
+                "{staff} answered the ticket {number} ({subject}) of the client account {account}:",
+                "{reply}",
+                "Read the whole ticket and reply here:",
+                "{link}",
+            ),
+            action="Open the ticket",
+        ),
+        "de": Template(
+            subject="Antwort auf Ticket {number}: {subject}",
+            paragraphs=(
+                "Guten Tag {name},",
+                "{staff} hat auf das Ticket {number} ({subject}) des Kundenkontos {account} geantwortet:",
+                "{reply}",
+                "Hier lesen Sie das ganze Ticket und antworten:",
+                "{link}",
+            ),
+            action="Ticket öffnen",
+        ),
+    },
 }
 
 
@@ -118,7 +142,8 @@ def render(template: str, language: str, params: Mapping[str, str]) -> RenderedE
                 f'<p><a href="{html.escape(link, quote=True)}">{html.escape(chosen.action)}</a></p>'
             )
         else:
-            escaped = {k: html.escape(v) for k, v in params.items()}
+            # A parameter may span lines (a ticket reply); HTML would run them together.
+            escaped = {k: html.escape(v).replace("\n", "<br>\n") for k, v in params.items()}
             html_parts.append(f"<p>{paragraph.format_map(escaped)}</p>")
     return RenderedEmail(
         subject=chosen.subject.format_map(params).replace("\n", " "),

@@ -24,6 +24,7 @@ from models.permissions import Permission, to_mask
 from models.ratelimits import RateLimitHit
 from models.users import User
 from resolvers.accounts import add_account, check_account
+from resolvers.affiliates import referrer_by_code
 from resolvers.audit import record
 from resolvers.context import Context, Principal
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
@@ -105,6 +106,7 @@ async def sign_up(
     password: str,
     account_name: str,
     billing: BillingProfileLike,
+    referral_code: str | None = None,
 ) -> tuple[User, ClientAccount]:
     # signUp tells whether an email is registered (the seed's rule), so it is limited per client.
     async with context.db.begin() as session:
@@ -120,6 +122,7 @@ async def sign_up(
     if weakness:
         check.fail(("input", "password"), weakness, UserErrorCode.WEAK_PASSWORD)
     account_name, profile = check_account(check, account_name, billing, name_path=("input", "accountName"))
+    referrer = await referrer_by_code(context.db, check, referral_code)
     if check.problems:
         raise Rejected(check.problems)
     password_hash = await hash_password(context.settings, password)
@@ -133,6 +136,7 @@ async def sign_up(
             session.add(user)
             await session.flush()
             account, _ = await add_account(session, name=account_name, billing=profile, owner_id=user.id)
+            account.referred_by_affiliate_id = referrer
             secret, login = start_session(session, context.settings, user.id)
             await session.flush()
             record(

@@ -17,9 +17,11 @@ from models.hosting import Domain, Service
 from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
+from resolvers.affiliates import AffiliateLoaders
 from resolvers.catalogue import CatalogueLoaders
 from resolvers.contacts import PrimaryContactByAccountIdLoader
 from resolvers.invoices import BillingLoaders
+from resolvers.tickets import TicketLoaders
 
 if TYPE_CHECKING:
     from resolvers.context import Access, Context
@@ -156,3 +158,5 @@ class Loaders:
         self.owner = OwnerByAccountIdLoader(context)
         self.token_accounts = AccountIdsByApiTokenLoader(context)
         self.catalogue = CatalogueLoaders(context)
+        self.affiliates = AffiliateLoaders(context)
+        self.tickets = TicketLoaders(context)

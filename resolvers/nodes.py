@@ -16,6 +16,7 @@ from models.contacts import Contact
 from models.hosting import Domain, Service
 from models.invitations import Invitation
 from models.permissions import Permission
+from models.support import Ticket
 from models.users import User
 from resolvers.accounts import account_for_viewer
 from resolvers.catalogue import product_by_id
@@ -35,6 +36,7 @@ Found = (
     | Contact
     | Service
     | Domain
+    | Ticket
 )
 # What anonymous callers may fetch too (DESIGN rule 9: the catalogue is public).
 PUBLIC_TYPES = frozenset({"Product"})
@@ -130,6 +132,7 @@ FETCHERS: dict[str, Callable[[Context, uuid.UUID], Awaitable[Found | None]]] = {
     "Invoice": _gated(lambda c: c.loaders.billing.invoice, Permission.VIEW_INVOICES),
     "Service": _gated(lambda c: c.loaders.service, Permission.VIEW_SERVICES),
     "Domain": _gated(lambda c: c.loaders.domain, Permission.VIEW_DOMAINS),
+    "Ticket": _gated(lambda c: c.loaders.tickets.ticket, Permission.SUPPORT_TICKETS),
     "Product": product_by_id,
 }
 

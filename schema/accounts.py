@@ -37,12 +37,14 @@ from schema.base import (
 from schema.users import User
 
 if TYPE_CHECKING:
+    from schema.affiliates import Affiliate
     from schema.audit import AuditEvent
     from schema.contacts import Contact
     from schema.domains import Domain, DomainFilter
     from schema.invitations import Invitation
     from schema.orders import Invoice, InvoiceFilter, Order
     from schema.services import Service, ServiceFilter
+    from schema.tickets import Ticket
 
 
 @strawberry.type
@@ -269,6 +271,27 @@ class ClientAccount(Node):
 
         row = await info.context.loaders.primary_contact.load(self.account_pk)
         return Contact.of(row) if row else None
+
+    @strawberry.field(description="Needs SUPPORT_TICKETS.", extensions=requires(Permission.SUPPORT_TICKETS))
+    async def tickets(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Ticket, strawberry.lazy("schema.tickets")]] | None:
+        from resolvers.tickets import account_tickets
+        from schema.tickets import Ticket
+
+        page = await account_tickets(info.context, account_id=self.account_pk, first=first, after=after)
+        return Connection.of(page, Ticket.of)
+
+    @strawberry.field(
+        description="Needs MANAGE_AFFILIATE. Null also when the programme was never activated.",
+        extensions=requires(Permission.MANAGE_AFFILIATE),
+    )
+    async def affiliate(
+        self, info: Info[Context, None]
+    ) -> Annotated[Affiliate, strawberry.lazy("schema.affiliates")] | None:
+        from schema.affiliates import affiliate_of_account
+
+        return await affiliate_of_account(info, self.row)
 
 
 async def _access(info: Info[Context, Any], account_id: uuid.UUID) -> Access:

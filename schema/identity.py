@@ -244,6 +244,7 @@ class IdentityMutations:
                 password=input.password,
                 account_name=input.account_name,
                 billing=input.billing_profile,
+                referral_code=input.referral_code,
             )
         except Rejected as rejected:
             return SignUpPayload(user_errors=user_errors(rejected))

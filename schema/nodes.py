@@ -9,7 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from models import accounts, audit, auth, billing, catalogue, contacts, hosting, invitations, users
+from models import accounts, audit, auth, billing, catalogue, contacts, hosting, invitations, support, users
 from resolvers.context import Context
 from resolvers.nodes import Found, find_node
 from schema.accounts import ClientAccount, Membership
@@ -22,6 +22,7 @@ from schema.identity import ApiToken
 from schema.invitations import Invitation
 from schema.orders import Invoice, Order
 from schema.services import Service
+from schema.tickets import Ticket
 from schema.users import User
 
 
@@ -50,6 +51,8 @@ def _wrap(found: Found) -> Node:
         return Order.of(found)
     if isinstance(found, billing.Invoice):
         return Invoice.of(found)
+    if isinstance(found, support.Ticket):
+        return Ticket.of(found)
     raise TypeError(type(found))
 
 

@@ -23,6 +23,7 @@ from strawberry.tools import merge_types
 
 from clientarea.logs import current_request_id
 from schema.accounts import AccountMutations, AccountOnBehalfMutations, AccountQueries, Membership
+from schema.affiliates import AffiliateMutations
 from schema.audit import AuditEvent
 from schema.catalogue import CatalogueQueries, Product
 from schema.contacts import Contact, ContactMutations
@@ -42,6 +43,8 @@ from schema.members import MemberMutations
 from schema.nodes import NodeQueries
 from schema.orders import Invoice, Order, OrderMutations
 from schema.services import Service, ServiceMutations
+from schema.sso import SsoMutations
+from schema.tickets import Ticket, TicketMutations
 from schema.users import User
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -64,7 +67,10 @@ Mutation = merge_types(
         DomainMutations,
         ContactMutations,
         ServiceMutations,
+        SsoMutations,
         OrderMutations,
+        TicketMutations,
+        AffiliateMutations,
     ),
 )
 
@@ -125,7 +131,19 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[User, Membership, Invitation, AuditEvent, Product, Contact, Service, Domain, Order, Invoice],
+        types=[
+            User,
+            Membership,
+            Invitation,
+            AuditEvent,
+            Product,
+            Contact,
+            Service,
+            Domain,
+            Order,
+            Invoice,
+            Ticket,
+        ],
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
     )

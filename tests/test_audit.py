@@ -408,6 +408,75 @@ async def _request_service_cancellation(api: Api, db: Database, settings: Settin
     )
 
 
+@scenario("createServiceLoginLink")
+async def _create_service_login_link(api: Api, db: Database, settings: Settings) -> Call:
+    client, service_id = await _service(api, db, settings)
+    return Call(
+        client,
+        "mutation($i: CreateServiceLoginLinkInput!) "
+        "{ createServiceLoginLink(input: $i) { url userErrors { code } } }",
+        {"i": {"serviceId": service_id}},
+    )
+
+
+@scenario("activateAffiliate")
+async def _activate_affiliate(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    return Call(
+        client,
+        "mutation($id: ID!) { activateAffiliate(input: {accountId: $id}) "
+        "{ affiliate { referralCode } userErrors { code } } }",
+        {"id": _gid("ClientAccount", account.id)},
+    )
+
+
+OPEN_TICKET = "mutation($i: OpenTicketInput!) { openTicket(input: $i) { ticket { id } userErrors { code } } }"
+
+
+def _ticket_input(account_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "i": {
+            "accountId": _gid("ClientAccount", account_id),
+            "department": "Support",
+            "subject": "Mail is not delivered",
+            "message": "Since this morning.",
+        }
+    }
+
+
+async def _ticket(api: Api, db: Database, settings: Settings) -> tuple[Api, str]:
+    _, client, account = await _owner(api, db, settings)
+    opened = await client(OPEN_TICKET, _ticket_input(account.id))
+    return client, opened.payload("openTicket")["ticket"]["id"]
+
+
+@scenario("openTicket")
+async def _open_ticket(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    return Call(client, OPEN_TICKET, _ticket_input(account.id))
+
+
+@scenario("replyToTicket")
+async def _reply_to_ticket(api: Api, db: Database, settings: Settings) -> Call:
+    client, ticket_id = await _ticket(api, db, settings)
+    return Call(
+        client,
+        'mutation($id: ID!) { replyToTicket(input: {ticketId: $id, message: "More."}) '
+        "{ ticket { id } userErrors { code } } }",
+        {"id": ticket_id},
+    )
+
+
+@scenario("closeTicket")
+async def _close_ticket(api: Api, db: Database, settings: Settings) -> Call:
+    client, ticket_id = await _ticket(api, db, settings)
+    return Call(
+        client,
+        "mutation($id: ID!) { closeTicket(input: {ticketId: $id}) { ticket { id } userErrors { code } } }",
+        {"id": ticket_id},
+    )
+
+
 def test_every_mutation_has_an_audit_scenario() -> None:
     mutation_type = schema._schema.mutation_type
     assert mutation_type is not None
