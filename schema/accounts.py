@@ -34,6 +34,7 @@ from schema.base import (
     requires,
     user_errors,
 )
+from schema.lookahead import below, ready_or, selected
 from schema.users import User
 
 if TYPE_CHECKING:
@@ -110,9 +111,12 @@ class ClientAccount(Node):
     created_at: datetime
     account_pk: strawberry.Private[uuid.UUID]
     row: strawberry.Private[models.ClientAccount]
+    # Fetched ahead by a connection resolver for a whole page (see schema/lookahead.py).
+    ahead_owner: strawberry.Private[User | None] = None
+    ahead_access: strawberry.Private[Access | None] = None
 
     @classmethod
-    def of(cls, row: models.ClientAccount) -> ClientAccount:
+    def of(cls, row: models.ClientAccount, *, access: Access | None = None) -> ClientAccount:
         return cls(
             id=strawberry.ID(encode_id("ClientAccount", row.id)),
             name=row.name,
@@ -120,18 +124,32 @@ class ClientAccount(Node):
             created_at=row.created_at,
             account_pk=row.id,
             row=row,
+            ahead_access=access,
         )
 
     @strawberry.field
-    async def owner(self, info: Info[Context, None]) -> User:
+    def owner(self, info: Info[Context, None]) -> User:
+        return ready_or(self.ahead_owner, lambda: self._owner(info))
+
+    async def _owner(self, info: Info[Context, None]) -> User:
         return User.of(await info.context.loaders.owner.load(self.account_pk))
 
     @strawberry.field
-    async def viewer_role(self, info: Info[Context, None]) -> MembershipRole:
+    def viewer_role(self, info: Info[Context, None]) -> MembershipRole:
+        if self.ahead_access is not None:
+            return self.ahead_access.role
+        return ready_or(None, lambda: self._viewer_role(info))
+
+    async def _viewer_role(self, info: Info[Context, None]) -> MembershipRole:
         return (await _access(info, self.account_pk)).role
 
     @strawberry.field(description="The viewer's effective permissions here (all of them for the owner).")
-    async def viewer_permissions(self, info: Info[Context, None]) -> list[Permission]:
+    def viewer_permissions(self, info: Info[Context, None]) -> list[Permission]:
+        if self.ahead_access is not None:
+            return ordered(self.ahead_access.permissions)
+        return ready_or(None, lambda: self._viewer_permissions(info))
+
+    async def _viewer_permissions(self, info: Info[Context, None]) -> list[Permission]:
         return ordered((await _access(info, self.account_pk)).permissions)
 
     @strawberry.field(
@@ -202,12 +220,12 @@ class ClientAccount(Node):
         filter: Annotated[DomainFilter, strawberry.lazy("schema.domains")] | None = None,
     ) -> Connection[Annotated[Domain, strawberry.lazy("schema.domains")]] | None:
         from resolvers.domains import list_domains
-        from schema.domains import Domain
+        from schema.domains import domain_connection
 
         page = await list_domains(
             info.context, account_id=self.account_pk, first=first, after=after, filter=filter
         )
-        return Connection.of(page, Domain.of)
+        return await domain_connection(info, page)
 
     @strawberry.field(
         description="Needs PLACE_ORDERS or VIEW_INVOICES.",
@@ -321,16 +339,20 @@ class ClientAccountConnection:
     page: strawberry.Private[Page[tuple[models.ClientAccount, Access]]]
 
     @classmethod
-    def of(cls, page: Page[tuple[models.ClientAccount, Access]]) -> ClientAccountConnection:
+    async def of(
+        cls, info: Info[Context, None], page: Page[tuple[models.ClientAccount, Access]]
+    ) -> ClientAccountConnection:
+        nodes = [ClientAccount.of(account, access=access) for _, (account, access) in page.edges]
+        await fetch_ahead(info.context, nodes, below(selected(info, "edges").get("node", [])))
         return cls(
             edges=[
                 ClientAccountEdge(
                     cursor=cursor,
-                    node=ClientAccount.of(account),
+                    node=node,
                     role=access.role,
                     permissions=ordered(access.permissions),
                 )
-                for cursor, (account, access) in page.edges
+                for (cursor, (_, access)), node in zip(page.edges, nodes, strict=True)
             ],
             page_info=PageInfo.of(page),
             page=page,
@@ -339,6 +361,25 @@ class ClientAccountConnection:
     @strawberry.field
     async def total_count(self) -> int:
         return await self.page.count()
+
+
+async def fetch_ahead(context: Context, accounts: list[ClientAccount], wanted: set[str]) -> None:
+    """Fetches what a page of accounts asks for in one batch per relation."""
+    if "owner" in wanted and accounts:
+        owners = await context.loaders.owner.load_many([a.account_pk for a in accounts])
+        for account, owner in zip(accounts, owners, strict=True):
+            account.ahead_owner = User.of(owner)
+
+
+async def accounts_ahead(
+    context: Context, account_ids: list[uuid.UUID], wanted: set[str]
+) -> dict[uuid.UUID, ClientAccount]:
+    """The accounts a page of other entities points at, with what their selection asks for."""
+    unique = list(dict.fromkeys(account_ids))
+    rows = await context.loaders.account.load_many(unique)
+    accounts = {row.id: ClientAccount.of(row) for row in rows if row is not None}
+    await fetch_ahead(context, list(accounts.values()), wanted)
+    return accounts
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -16,8 +16,10 @@ from resolvers import domains as resolve
 from resolvers.context import Context
 from resolvers.errors import Forbidden, Rejected
 from resolvers.ids import encode_id
-from schema.base import Node, UserError, authenticated, user_errors
+from resolvers.pagination import Page
+from schema.base import Connection, Node, UserError, authenticated, user_errors
 from schema.contacts import Contact
+from schema.lookahead import below, ready_or, selected
 
 if TYPE_CHECKING:
     from schema.accounts import ClientAccount
@@ -35,28 +37,37 @@ class DomainContacts:
     admin_pk: strawberry.Private[uuid.UUID]
     tech_pk: strawberry.Private[uuid.UUID]
     billing_pk: strawberry.Private[uuid.UUID]
+    # Contacts fetched ahead for a whole page of domains, by id (see schema/lookahead.py).
+    ahead: strawberry.Private[dict[uuid.UUID, Contact] | None] = None
+
+    def _contact(self, info: Info[Context, None], pk: uuid.UUID) -> Contact:
+        return ready_or(self.ahead.get(pk) if self.ahead else None, lambda: self._load(info, pk))
 
     @staticmethod
-    async def _contact(info: Info[Context, None], pk: uuid.UUID) -> Contact:
+    async def _load(info: Info[Context, None], pk: uuid.UUID) -> Contact:
         row = await info.context.loaders.contact.load(pk)
         assert row is not None
         return Contact.of(row)
 
-    @strawberry.field
-    async def registrant(self, info: Info[Context, None]) -> Contact:
-        return await self._contact(info, self.registrant_pk)
+    @property
+    def pks(self) -> tuple[uuid.UUID, ...]:
+        return (self.registrant_pk, self.admin_pk, self.tech_pk, self.billing_pk)
 
     @strawberry.field
-    async def admin(self, info: Info[Context, None]) -> Contact:
-        return await self._contact(info, self.admin_pk)
+    def registrant(self, info: Info[Context, None]) -> Contact:
+        return self._contact(info, self.registrant_pk)
 
     @strawberry.field
-    async def tech(self, info: Info[Context, None]) -> Contact:
-        return await self._contact(info, self.tech_pk)
+    def admin(self, info: Info[Context, None]) -> Contact:
+        return self._contact(info, self.admin_pk)
 
     @strawberry.field
-    async def billing(self, info: Info[Context, None]) -> Contact:
-        return await self._contact(info, self.billing_pk)
+    def tech(self, info: Info[Context, None]) -> Contact:
+        return self._contact(info, self.tech_pk)
+
+    @strawberry.field
+    def billing(self, info: Info[Context, None]) -> Contact:
+        return self._contact(info, self.billing_pk)
 
 
 @strawberry.type
@@ -71,6 +82,7 @@ class Domain(Node):
     nameservers: list[str]
     contacts: DomainContacts
     account_pk: strawberry.Private[uuid.UUID]
+    ahead_account: strawberry.Private[Any] = None
 
     @classmethod
     def of(cls, row: models.Domain) -> Domain:
@@ -93,14 +105,40 @@ class Domain(Node):
         )
 
     @strawberry.field
-    async def account(
+    def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts")]:
+        account: ClientAccount = ready_or(self.ahead_account, lambda: self._account(info))
+        return account
+
+    async def _account(self, info: Info[Context, None]) -> ClientAccount:
         from schema.accounts import ClientAccount
 
         row = await info.context.loaders.account.load(self.account_pk)
         assert row is not None
         return ClientAccount.of(row)
+
+
+async def domain_connection(info: Info[Context, None], page: Page[models.Domain]) -> Connection[Domain]:
+    """A page of domains, with the accounts and contacts its selection asks for fetched ahead."""
+    from schema.accounts import accounts_ahead
+
+    nodes = {row.id: Domain.of(row) for _, row in page.edges}
+    domains = list(nodes.values())
+    wanted = selected(info, "edges", "node")
+    if domains and "contacts" in wanted:
+        pks = list(dict.fromkeys(pk for d in domains for pk in d.contacts.pks))
+        rows = await info.context.loaders.contact.load_many(pks)
+        contacts = {row.id: Contact.of(row) for row in rows if row is not None}
+        for domain in domains:
+            domain.contacts.ahead = contacts
+    if domains and "account" in wanted:
+        accounts = await accounts_ahead(
+            info.context, [d.account_pk for d in domains], below(wanted["account"])
+        )
+        for domain in domains:
+            domain.ahead_account = accounts.get(domain.account_pk)
+    return Connection.of(page, lambda row: nodes[row.id])
 
 
 @strawberry.input

@@ -88,7 +88,7 @@ class Viewer:
         search: str | None = None,
     ) -> ClientAccountConnection:
         page = await accounts_resolve.viewer_accounts(info.context, first=first, after=after, search=search)
-        return ClientAccountConnection.of(page)
+        return await ClientAccountConnection.of(info, page)
 
     @strawberry.field(description="Pending invitations addressed to the viewer's email.")
     async def pending_invitations(
@@ -120,10 +120,10 @@ class Viewer:
         filter: Annotated[DomainFilter, strawberry.lazy("schema.domains")] | None = None,
     ) -> Connection[Annotated[Domain, strawberry.lazy("schema.domains")]]:
         from resolvers.domains import list_domains
-        from schema.domains import Domain
+        from schema.domains import domain_connection
 
         page = await list_domains(info.context, first=first, after=after, filter=filter)
-        return Connection.of(page, Domain.of)
+        return await domain_connection(info, page)
 
     @strawberry.field(description="Invoices across all accounts where the viewer holds VIEW_INVOICES.")
     async def invoices(

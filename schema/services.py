@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -22,6 +22,7 @@ from resolvers.ids import decode_id, encode_id
 from resolvers.permissions import require_in_account
 from schema.base import Connection, Money, Node, UserError, authenticated, user_errors
 from schema.catalogue import Product
+from schema.lookahead import below, ready_or, selected
 from schema.users import User
 
 if TYPE_CHECKING:
@@ -73,6 +74,9 @@ class Service(Node):
     created_at: datetime
     account_pk: strawberry.Private[uuid.UUID]
     product_pk: strawberry.Private[uuid.UUID]
+    # Fetched ahead by a connection resolver for a whole page (see schema/lookahead.py).
+    ahead_account: strawberry.Private[Any] = None
+    ahead_product: strawberry.Private[Product | None] = None
 
     @classmethod
     def of(cls, row: models.Service) -> Service:
@@ -99,9 +103,13 @@ class Service(Node):
         )
 
     @strawberry.field
-    async def account(
+    def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts")]:
+        account: ClientAccount = ready_or(self.ahead_account, lambda: self._account(info))
+        return account
+
+    async def _account(self, info: Info[Context, None]) -> ClientAccount:
         from schema.accounts import ClientAccount
 
         row = await info.context.loaders.account.load(self.account_pk)
@@ -109,7 +117,10 @@ class Service(Node):
         return ClientAccount.of(row)
 
     @strawberry.field
-    async def product(self, info: Info[Context, None]) -> Product:
+    def product(self, info: Info[Context, None]) -> Product:
+        return ready_or(self.ahead_product, lambda: self._product(info))
+
+    async def _product(self, info: Info[Context, None]) -> Product:
         row = await info.context.loaders.catalogue.product.load(self.product_pk)
         assert row is not None
         return Product.of(row)
@@ -144,7 +155,29 @@ async def service_connection(
         page = await resolve.account_services(
             info.context, account_id=account_id, first=first, after=after, query=query
         )
-    return Connection.of(page, Service.of)
+    nodes = {row.id: Service.of(row) for _, row in page.edges}
+    await fetch_ahead(info, list(nodes.values()))
+    return Connection.of(page, lambda row: nodes[row.id])
+
+
+async def fetch_ahead(info: Info[Context, None], services: list[Service]) -> None:
+    """Fetches the products and accounts a page of services asks for, one batch each."""
+    from schema.accounts import accounts_ahead
+
+    wanted = selected(info, "edges", "node")
+    if not services:
+        return
+    if "product" in wanted:
+        rows = await info.context.loaders.catalogue.product.load_many([s.product_pk for s in services])
+        products = {row.id: Product.of(row) for row in rows if row is not None}
+        for service in services:
+            service.ahead_product = products.get(service.product_pk)
+    if "account" in wanted:
+        accounts = await accounts_ahead(
+            info.context, [s.account_pk for s in services], below(wanted["account"])
+        )
+        for service in services:
+            service.ahead_account = accounts.get(service.account_pk)
 
 
 async def _visible(info: Info[Context, None], row: models.Service | None) -> Service | None:
