@@ -72,6 +72,13 @@ class Unauthenticated(GraphQLError):
         super().__init__(message, extensions={"code": "UNAUTHENTICATED"})
 
 
+class RateLimited(GraphQLError):
+    """A query (not a mutation, which answers a user error) asked too often."""
+
+    def __init__(self, message: str = "Too many requests; try again later.") -> None:
+        super().__init__(message, extensions={"code": "RATE_LIMITED"})
+
+
 class Forbidden(GraphQLError):
     def __init__(self, required: Iterable[Permission]) -> None:
         names = [p.value for p in ordered(required)]

@@ -22,8 +22,8 @@ from models.users import User
 from resolvers.audit import record
 from resolvers.context import Context, Principal
 from resolvers.emails import language_for_country
-from resolvers.errors import Rejected, UserErrorCode, not_found, reject
-from resolvers.identity import _begin_session, _revoke_current_session
+from resolvers.errors import RateLimited, Rejected, UserErrorCode, not_found, reject
+from resolvers.identity import _begin_session, _revoke_current_session, client_address
 from resolvers.ids import decode_id, encode_id
 from resolvers.outbox import enqueue
 from resolvers.pagination import Page, paginate
@@ -35,6 +35,7 @@ from resolvers.validation import Checker
 INVITATION_LIFETIME = timedelta(days=7)
 PER_ACTOR_PER_MINUTE = 20
 PER_ACCOUNT_PER_DAY = 100
+PREVIEWS_PER_HOUR = 120
 
 
 class InvitationStatus(enum.Enum):
@@ -362,6 +363,16 @@ class Preview:
 
 
 async def preview(context: Context, *, token: str) -> Preview | None:
+    # The preview tells whether the invited email is registered (DESIGN rule 12): limit it per client.
+    async with context.db.begin() as session:
+        allowed = await within_limit(
+            session,
+            f"invitation-preview:{client_address(context)}",
+            limit=PREVIEWS_PER_HOUR,
+            window=timedelta(hours=1),
+        )
+    if not allowed:
+        raise RateLimited
     async with context.db.read() as session:
         row = (
             await session.execute(

@@ -105,3 +105,14 @@ async def test_sign_ups_are_limited_per_client(api: Api, db: Database) -> None:
 
     assert codes[:20] == [[]] * 20
     assert codes[20] == ["RATE_LIMITED"]
+
+
+async def test_invitation_previews_are_limited_per_client(api: Api, db: Database) -> None:
+    query = "query($t: String!) { invitation(token: $t) { email } }"
+    for _ in range(120):
+        assert (await api(query, {"t": "unknown"})).body["data"] == {"invitation": None}
+
+    response = await api(query, {"t": "unknown"})
+
+    assert response.codes == ["RATE_LIMITED"]
+    assert response.data == {"invitation": None}
