@@ -72,6 +72,4 @@ async def account_audit_log(
         after=after,
         descending=True,
     )
-    return Page(
-        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
-    )
+    return page.map(lambda row: row[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from aiodataloader import DataLoader
 from sqlalchemy import case, delete, or_, select
@@ -20,22 +20,7 @@ from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize
-from resolvers.validation import AddressLike, Checker, Path, check_address
-
-
-class ContactLike(Protocol):
-    @property
-    def first_name(self) -> str: ...
-    @property
-    def last_name(self) -> str: ...
-    @property
-    def company_name(self) -> str | None: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def phone(self) -> str: ...
-    @property
-    def address(self) -> AddressLike: ...
+from resolvers.validation import Checker, ContactLike, Path, check_address
 
 
 def check_contact(check: Checker, path: Path, raw: ContactLike) -> dict[str, str | None]:

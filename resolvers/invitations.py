@@ -436,9 +436,7 @@ async def account_invitations(
         after=after,
         descending=True,
     )
-    return Page(
-        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
-    )
+    return page.map(lambda row: row[0])
 
 
 def granted_permissions(invitation: Invitation) -> frozenset[Permission]:

@@ -156,7 +156,7 @@ class AddressLike(Protocol):
     def country_code(self) -> str: ...
 
 
-class BillingProfileLike(Protocol):
+class ContactLike(Protocol):
     @property
     def first_name(self) -> str: ...
     @property
@@ -169,6 +169,9 @@ class BillingProfileLike(Protocol):
     def phone(self) -> str: ...
     @property
     def address(self) -> AddressLike: ...
+
+
+class BillingProfileLike(ContactLike, Protocol):
     @property
     def tax_id(self) -> str | None: ...
 
