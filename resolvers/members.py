@@ -11,7 +11,7 @@ from models.accounts import Membership, MembershipRole
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from resolvers.audit import record
 from resolvers.context import Access, Context
-from resolvers.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reject
 from resolvers.ids import decode_id, encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize, require_principal
@@ -94,8 +94,11 @@ async def remove_member(context: Context, *, membership_id: str) -> uuid.UUID:
 async def transfer_ownership(context: Context, *, membership_id: str) -> uuid.UUID:
     require_principal(context)
     target, access = await _target(context, membership_id)
-    if access.role is not MembershipRole.OWNER or not access.allows(Permission.MANAGE_USERS):
+    if access.role is not MembershipRole.OWNER:
         raise _owner_required("Only the account's owner can transfer its ownership.")
+    if not access.allows(Permission.MANAGE_USERS):
+        # The owner, through an API token narrowed to other permissions.
+        raise forbidden([Permission.MANAGE_USERS])
     if target.id == access.membership_id:
         raise reject("You already own this account.", UserErrorCode.INVALID, "input", "membershipId")
     async with context.db.begin() as session:

@@ -188,7 +188,7 @@ class _DomainChangePayload:
     row: strawberry.Private[models.Domain | None] = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-    @strawberry.field
+    @strawberry.field(description="Needs VIEW_DOMAINS.")
     async def domain(self, info: Info[Context, None]) -> Domain | None:
         if self.row is None:
             return None

@@ -1,0 +1,197 @@
+"""The world a permission-matrix case runs in (tests/permission_matrix.toml): the actor, its
+credentials, and the two accounts it acts on, built fresh for every case."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clientarea.auth import digest, new_api_token, start_session, token_display_prefix
+from clientarea.settings import Settings
+from models.accounts import ClientAccount, Membership, MembershipRole
+from models.auth import ApiToken
+from models.base import utcnow, uuid7
+from models.contacts import Contact
+from models.database import Database
+from models.permissions import ALL_MASK, Permission, to_mask
+from models.users import User
+
+ActorKind = Literal["anonymous", "owner", "member", "stranger", "token"]
+Scope = Literal["home", "foreign"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sends the request; `permissions` is what a member holds or a token is narrowed to."""
+
+    name: str
+    kind: ActorKind
+    permissions: frozenset[Permission] = frozenset()
+
+    @property
+    def label(self) -> str:
+        if self.kind == "token":
+            (permission,) = self.permissions
+            return f"{self.name}({permission.value})"
+        return self.name
+
+
+def unique(stem: str) -> str:
+    return f"{stem}-{uuid.uuid4().hex[:12]}"
+
+
+def unique_email(stem: str) -> str:
+    return f"{unique(stem)}@example.com"
+
+
+@dataclass
+class Team:
+    """One account: its owner, and a colleague who is a USER without permissions."""
+
+    account: ClientAccount
+    owner: User
+    owner_membership: Membership
+    colleague: User
+    colleague_membership: Membership
+
+
+@dataclass
+class World:
+    """Everything one case needs before its documents are sent."""
+
+    home: Team
+    foreign: Team
+    actor: Actor
+    actor_user: User | None = None
+    actor_membership: Membership | None = None
+    # A session for each of the two runs: some mutations end the session that sent them.
+    sessions: list[str] = field(default_factory=list)
+    token: str | None = None
+
+    def team(self, scope: Scope) -> Team:
+        return self.home if scope == "home" else self.foreign
+
+
+def add_user(session: AsyncSession, stem: str, password_hash: str | None = None) -> User:
+    user = User(id=uuid7(), email=unique_email(stem), name=stem.title(), password_hash=password_hash)
+    session.add(user)
+    return user
+
+
+def add_account(session: AsyncSession) -> ClientAccount:
+    """An account as tests.factories.create_account builds it; `_hold` gives it its owner and contact."""
+    account = ClientAccount(
+        id=uuid7(),
+        name=unique("Account"),
+        billing_first_name="Erika",
+        billing_last_name="Muster",
+        billing_company_name=None,
+        billing_email="billing@muster.example",
+        billing_phone="+431234567",
+        billing_line1="Stephansplatz 1",
+        billing_line2=None,
+        billing_city="Wien",
+        billing_state=None,
+        billing_postal_code="1010",
+        billing_country_code="AT",
+        billing_tax_id=None,
+    )
+    session.add(account)
+    return account
+
+
+def add_owner(session: AsyncSession, account: ClientAccount, owner: User) -> Membership:
+    """The account's owner and primary contact (account and owner already flushed)."""
+    session.add(new_contact(account, primary=True))
+    return add_membership(session, account, owner, role=MembershipRole.OWNER, mask=ALL_MASK)
+
+
+def new_contact(account: ClientAccount, *, primary: bool) -> Contact:
+    return Contact(
+        id=uuid7(),
+        account_id=account.id,
+        is_primary=primary,
+        first_name="Erika",
+        last_name="Muster",
+        company_name=None,
+        email="billing@muster.example",
+        phone="+431234567",
+        line1="Stephansplatz 1",
+        line2=None,
+        city="Wien",
+        state=None,
+        postal_code="1010",
+        country_code="AT",
+    )
+
+
+def add_membership(
+    session: AsyncSession, account: ClientAccount, user: User, *, role: MembershipRole, mask: int
+) -> Membership:
+    membership = Membership(id=uuid7(), user_id=user.id, account_id=account.id, role=role, permissions=mask)
+    session.add(membership)
+    return membership
+
+
+async def build_world(db: Database, settings: Settings, actor: Actor) -> World:
+    """The home and foreign accounts and the actor's credentials, in one unit of work of a few
+    multi-row INSERTs."""
+    async with db.begin() as session:
+        owners = [add_user(session, "home-owner"), add_user(session, "foreign-owner")]
+        colleagues = [add_user(session, "home-colleague"), add_user(session, "foreign-colleague")]
+        actor_user = add_user(session, actor.kind) if actor.kind in {"member", "stranger"} else None
+        await session.flush()
+        accounts = [add_account(session), add_account(session)]
+        own_account = add_account(session) if actor.kind == "stranger" else None
+        await session.flush()
+        home, foreign = (
+            Team(
+                account=account,
+                owner=owner,
+                owner_membership=add_owner(session, account, owner),
+                colleague=colleague,
+                colleague_membership=add_membership(
+                    session, account, colleague, role=MembershipRole.USER, mask=0
+                ),
+            )
+            for account, owner, colleague in zip(accounts, owners, colleagues, strict=True)
+        )
+        world = World(home=home, foreign=foreign, actor=actor, actor_user=actor_user)
+        if actor.kind == "member":
+            assert actor_user is not None
+            mask = to_mask(actor.permissions)
+            world.actor_membership = add_membership(
+                session, home.account, actor_user, role=MembershipRole.USER, mask=mask
+            )
+        elif own_account is not None:
+            assert actor_user is not None
+            add_owner(session, own_account, actor_user)
+        elif actor.kind in {"owner", "token"}:
+            world.actor_user, world.actor_membership = home.owner, home.owner_membership
+        if actor.kind == "token":
+            world.token = add_api_token(session, home.owner, actor.permissions)[0]
+        elif world.actor_user is not None:
+            world.sessions = [start_session(session, settings, world.actor_user.id)[0] for _ in range(2)]
+    return world
+
+
+def add_api_token(
+    session: AsyncSession, user: User, permissions: frozenset[Permission] | None
+) -> tuple[str, ApiToken]:
+    secret = new_api_token()
+    token = ApiToken(
+        id=uuid7(),
+        user_id=user.id,
+        name="matrix",
+        prefix=token_display_prefix(secret),
+        token_hash=digest(secret),
+        all_accounts=True,
+        permissions=None if permissions is None else to_mask(permissions),
+        # Recently used: its first request then writes no last-use time, as any later one would not.
+        last_used_at=utcnow(),
+    )
+    session.add(token)
+    return secret, token
