@@ -77,8 +77,12 @@ async def in_process(settings: Settings, db: Database, cookie: str, rounds: int)
             )
 
 
-async def over_http(database_url: str, cookie: str, seconds: float, concurrency: int) -> None:
-    async with clientarea_server(database_url, mail_enabled="false") as base:
+async def over_http(
+    database_url: str, cookie: str, seconds: float, concurrency: int, gc_tuning: bool
+) -> None:
+    async with clientarea_server(
+        database_url, mail_enabled="false", gc_tuning=str(gc_tuning).lower()
+    ) as base:
         for name, query in QUERIES.items():
             done = 0
 
@@ -109,6 +113,7 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--no-gc-tuning", action="store_true", help="the server keeps Python's GC defaults")
     args = parser.parse_args(argv)
 
     folder = tempfile.mkdtemp(prefix="clientarea-bench-")
@@ -120,7 +125,7 @@ async def main(argv: list[str]) -> None:
     print(f"{args.accounts} accounts x {args.per_account} services and domains, database {url.split(':')[0]}")
     await in_process(settings, db, cookie, args.rounds)
     await db.dispose()
-    await over_http(url, cookie, args.seconds, args.concurrency)
+    await over_http(url, cookie, args.seconds, args.concurrency, not args.no_gc_tuning)
 
 
 if __name__ == "__main__":

@@ -25,15 +25,17 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from clientarea.auth import InvalidToken, authenticate
-from clientarea.logs import reset_request_id, set_request_id
+from clientarea.gc_tuning import tune_gc
+from clientarea.logs import current_request_id, reset_request_id, set_request_id
 from clientarea.mailer import Mailer
 from clientarea.settings import Settings, get_settings
 from clientarea.sso import sso_verify_endpoint
 from models.database import Database
 from resolvers.context import Context, Principal
-from schema.schema import build_schema, error_code
+from schema.schema import INTERNAL_ERROR_MESSAGE, build_schema, error_code
 
 access_logger = logging.getLogger("clientarea.access")
+error_logger = logging.getLogger("clientarea.errors")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -100,8 +102,6 @@ class GraphQLView(GraphQL[Context, None]):
         self.settings = settings
 
     async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
-        from clientarea.logs import current_request_id
-
         principal: Principal | None = request.scope.get("state", {}).get("principal")
         return Context(
             db=self.db,
@@ -123,9 +123,17 @@ class GraphQLView(GraphQL[Context, None]):
         return orjson.dumps(data)
 
 
-def _error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
+def _error_response(
+    status: int,
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    *,
+    request_id: str | None = None,
+) -> Response:
+    extensions = {"code": code} if request_id is None else {"code": code, "requestId": request_id}
     return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]},
+        {"data": None, "errors": [{"message": message, "extensions": extensions}]},
         status_code=status,
         headers=headers,
     )
@@ -206,6 +214,15 @@ class GraphQLEndpoint:
             )
             await response(scope, receive, send)
             return
+        except Exception:
+            # Authentication reads the database, which may be down or out of connections: answer as
+            # a failing resolver does (masked, with the request ID), the detail only in the log.
+            error_logger.exception("authenticating the request failed")
+            response = _error_response(
+                500, INTERNAL_ERROR_MESSAGE, "INTERNAL_SERVER_ERROR", request_id=current_request_id()
+            )
+            await response(scope, receive, send)
+            return
         scope.setdefault("state", {})["principal"] = principal
         await self.view(scope, receive, send)
 
@@ -241,6 +258,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if settings.gc_tuning:
+            tune_gc()
         mailer = Mailer(database, settings) if settings.mail_enabled else None
         if mailer is not None:
             mailer.start()

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     affiliate_commission_rate: Decimal = Field(default=Decimal("10"), ge=0, le=100, decimal_places=2)
     affiliate_hold_days: int = Field(default=30, ge=0)
 
+    # Freeze start-up objects and raise the collector's threshold (clientarea/gc_tuning.py).
+    gc_tuning: bool = True
+
     db_pool_size: int = 10
     db_pool_timeout_seconds: float = 10.0
 

@@ -20,6 +20,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from clientarea.logs import current_request_id
 from schema.accounts import AccountMutations, AccountOnBehalfMutations, AccountQueries, Membership
@@ -51,6 +52,8 @@ SDL_PATH = Path(__file__).with_name("schema.graphql")
 logger = logging.getLogger("clientarea.errors")
 # Parsed and validated documents kept per process; bounded, so odd queries cannot grow memory.
 CACHE_SIZE = 512
+# What a caller is told about a bug or an outage; the detail goes to the log under the request ID.
+INTERNAL_ERROR_MESSAGE = "Internal server error."
 
 Query = merge_types(
     "Query", (IdentityQueries, NodeQueries, AccountQueries, InvitationQueries, CatalogueQueries)
@@ -84,7 +87,7 @@ class MaskUnexpectedErrors(MaskErrors):
     """Bugs become INTERNAL_SERVER_ERROR with the request ID; expected errors stay readable."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=self._classify, error_message="Internal server error.")
+        super().__init__(should_mask_error=self._classify, error_message=INTERNAL_ERROR_MESSAGE)
 
     def _classify(self, error: GraphQLError) -> bool:
         if _is_unexpected(error):
@@ -108,6 +111,17 @@ class MaskUnexpectedErrors(MaskErrors):
         )
 
 
+class ClientAreaSchema(strawberry.Schema):
+    """Logs no error itself. MaskUnexpectedErrors logs the unexpected ones, with their traceback and
+    the request ID; the expected ones (bad input, limits) are answers, not incidents, and their
+    messages quote the request, variables and passwords included."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
 def error_code(error: GraphQLError) -> str:
     """The code of an error that carries none: limits, or else a malformed or invalid request
     (parse, validation and variable-coercion errors)."""
@@ -128,7 +142,7 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return ClientAreaSchema(
         query=Query,
         mutation=Mutation,
         types=[
