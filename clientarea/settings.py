@@ -20,11 +20,11 @@ class Settings(BaseSettings):
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = "sqlite+aiosqlite:///./clientarea.db"
-    secret_key: str = DEVELOPMENT_SECRET_KEY
+    secret_key: str = Field(default=DEVELOPMENT_SECRET_KEY, repr=False)
     public_url: str = "http://localhost:3000"
     # smtp://[user:password@]host[:port][?starttls=true|false], or smtps:// for implicit TLS;
     # unset, outgoing email is written to the log instead (development).
-    smtp_url: str | None = None
+    smtp_url: str | None = Field(default=None, repr=False)
     mail_from: str | None = None
     # The outbox is delivered by a background task in each server process; tests switch it off.
     mail_enabled: bool = True
@@ -52,8 +52,8 @@ class Settings(BaseSettings):
     # SSO_SIGNING_KEY, and the panel redeems them at POST /sso/verify with SSO_PANEL_SECRET as its
     # bearer credential. Both keys must be set in production.
     panel_url: str = "http://localhost:2083"
-    sso_signing_key: str = DEVELOPMENT_SSO_SIGNING_KEY
-    sso_panel_secret: str = DEVELOPMENT_SSO_PANEL_SECRET
+    sso_signing_key: str = Field(default=DEVELOPMENT_SSO_SIGNING_KEY, repr=False)
+    sso_panel_secret: str = Field(default=DEVELOPMENT_SSO_PANEL_SECRET, repr=False)
 
     # `jobs run` purges idempotency keys this old: a retried order is replayed within this window.
     idempotency_key_hours: int = Field(default=24, ge=1)

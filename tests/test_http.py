@@ -113,3 +113,16 @@ async def test_a_generated_request_id_is_returned(api: Api) -> None:
     response = await api.client.get("/healthz")
 
     assert len(response.headers["x-request-id"]) == 32
+
+
+def test_settings_never_show_their_secrets() -> None:
+    settings = make_settings(
+        "sqlite+aiosqlite:///x.db",
+        smtp_url="smtp://mailer:hunter2-smtp@mail.example:587",
+        secret_key="hunter2-secret",
+        sso_signing_key="hunter2-signing",
+        sso_panel_secret="hunter2-panel",
+    )
+
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in str(settings)
