@@ -73,63 +73,6 @@ def _mail_deliver(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tickets_reply(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from models.database import Database
-    from resolvers.errors import Rejected
-    from resolvers.tickets import reply_as_staff
-
-    configure_logging()
-    settings = get_settings()
-
-    async def reply() -> str:
-        db = Database(settings.database_url)
-        try:
-            done = await reply_as_staff(
-                db, settings, number=args.number, message=args.message, staff_name=args.staff_name
-            )
-        finally:
-            await db.dispose()
-        return f"{done.ticket.number} is {done.ticket.status.value}; emailed {len(done.recipients)} member(s)"
-
-    try:
-        print(asyncio.run(reply()))
-    except Rejected as rejected:
-        for problem in rejected.problems:
-            print(f"error: {problem.message}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _invoices(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from models.database import Database
-    from resolvers.errors import Rejected
-    from resolvers.payments import mark_invoice_paid, refund_invoice
-
-    configure_logging()
-    settings = get_settings()
-    change = mark_invoice_paid if args.invoices_command == "mark-paid" else refund_invoice
-
-    async def run() -> str:
-        db = Database(settings.database_url)
-        try:
-            invoice = await change(db, settings, number=args.number)
-        finally:
-            await db.dispose()
-        return f"invoice {invoice.number} is {invoice.status.value}"
-
-    try:
-        print(asyncio.run(run()))
-    except Rejected as rejected:
-        for problem in rejected.problems:
-            print(f"error: {problem.message}", file=sys.stderr)
-        return 1
-    return 0
-
-
 def _run_staff_command(work: Callable[[Database, Settings], Awaitable[str]]) -> int:
     """Runs one audited staff command; an unknown number or ID, or a wrong state, exits 1."""
     import asyncio
@@ -154,6 +97,30 @@ def _run_staff_command(work: Callable[[Database, Settings], Awaitable[str]]) -> 
             print(f"error: {problem.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _tickets_reply(args: argparse.Namespace) -> int:
+    from resolvers.tickets import reply_as_staff
+
+    async def reply(db: Database, settings: Settings) -> str:
+        done = await reply_as_staff(
+            db, settings, number=args.number, message=args.message, staff_name=args.staff_name
+        )
+        return f"{done.ticket.number} is {done.ticket.status.value}; emailed {len(done.recipients)} member(s)"
+
+    return _run_staff_command(reply)
+
+
+def _invoices(args: argparse.Namespace) -> int:
+    from resolvers.payments import mark_invoice_paid, refund_invoice
+
+    change = mark_invoice_paid if args.invoices_command == "mark-paid" else refund_invoice
+
+    async def run(db: Database, settings: Settings) -> str:
+        invoice = await change(db, settings, number=args.number)
+        return f"invoice {invoice.number} is {invoice.status.value}"
+
+    return _run_staff_command(run)
 
 
 def _orders(args: argparse.Namespace) -> int:
