@@ -26,6 +26,7 @@ from models.catalogue import (
     ProductType,
 )
 from models.contacts import Contact
+from models.email_verification import EmailVerificationToken
 from models.hosting import CancellationType, Domain, DomainStatus, Service, ServiceStatus
 from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
@@ -52,6 +53,7 @@ __all__ = [
     "Domain",
     "DomainStatus",
     "EmailStatus",
+    "EmailVerificationToken",
     "IdempotencyKey",
     "Invitation",
     "InvitationState",

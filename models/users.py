@@ -18,3 +18,5 @@ class User(IdMixin, CreatedAtMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     last_login_at: Mapped[datetime | None]
+    # Set once the user has used a link sent to their address (DESIGN rule 13); null: unproven.
+    email_verified_at: Mapped[datetime | None]

@@ -30,6 +30,11 @@ class Principal:
     token_account_ids: frozenset[uuid.UUID] | None = None
     token_permissions: frozenset[Permission] | None = None
 
+    @property
+    def restricted(self) -> bool:
+        """A token limited in any way: it acts only inside its limits (DESIGN rule 14)."""
+        return self.token_account_ids is not None or self.token_permissions is not None
+
     def covers(self, account_id: uuid.UUID) -> bool:
         return self.token_account_ids is None or account_id in self.token_account_ids
 

@@ -77,6 +77,33 @@ TEMPLATES: dict[str, dict[str, Template]] = {
             action="Neues Passwort festlegen",
         ),
     },
+    "email_verification": {
+        "en": Template(
+            subject="Confirm your email address",
+            paragraphs=(
+                "Hello {name},",
+                "Please confirm that this is the address of your client area login (the link is "
+                "valid until {expires}):",
+                "{link}",
+                "If you did not sign up, ignore this email; nobody can use this address with us "
+                "beyond their own new account until it is confirmed.",
+            ),
+            action="Confirm email address",
+        ),
+        "de": Template(
+            subject="Bestätigen Sie Ihre E-Mail-Adresse",
+            paragraphs=(
+                "Guten Tag {name},",
+                "Bitte bestätigen Sie, dass dies die Adresse Ihres Kundenbereich-Zugangs ist (der "
+                "Link gilt bis {expires}):",
+                "{link}",
+                "Wenn Sie sich nicht registriert haben, ignorieren Sie diese E-Mail; ohne "
+                "Bestätigung kann niemand diese Adresse bei uns über ein eigenes neues Konto "
+                "hinaus nutzen.",
+            ),
+            action="E-Mail-Adresse bestätigen",
+        ),
+    },
     "account_created_on_behalf": {
         "en": Template(
             subject="Your client account {account} is ready",

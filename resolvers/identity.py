@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.auth import (
     digest,
@@ -27,11 +28,13 @@ from resolvers.accounts import add_account, check_account
 from resolvers.affiliates import referrer_by_code
 from resolvers.audit import record
 from resolvers.context import Context, Principal
+from resolvers.email_verification import mark_verified, require_verified_email, send_verification_link
+from resolvers.emails import language_for_country
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id, encode_id
 from resolvers.password_resets import find_usable_token, language_of_user, redeem_token, send_password_link
 from resolvers.passwords import password_weakness
-from resolvers.permissions import require_principal
+from resolvers.permissions import require_principal, require_unrestricted
 from resolvers.ratelimits import recent_hits, within_limit
 from resolvers.validation import BillingProfileLike, Checker
 
@@ -138,6 +141,12 @@ async def sign_up(
             account, _ = await add_account(session, name=account_name, billing=profile, owner_id=user.id)
             account.referred_by_affiliate_id = referrer
             secret, login = start_session(session, context.settings, user.id)
+            send_verification_link(
+                session,
+                context.settings,
+                user=user,
+                language=language_for_country(profile.address.country_code),
+            )
             await session.flush()
             record(
                 session,
@@ -238,7 +247,9 @@ async def create_api_token(
     permissions: list[Permission] | None,
     expires_at: datetime | None,
 ) -> MintedToken:
-    principal = require_principal(context)
+    # A restricted token touches no token but itself; an unproven address mints none (rules 13, 14).
+    principal = require_unrestricted(context)
+    await require_verified_email(context)
     check = Checker()
     name = check.text(("input", "name"), name, max_length=100)
     now = utcnow()
@@ -252,7 +263,7 @@ async def create_api_token(
     if check.problems:
         raise Rejected(check.problems)
 
-    # A token can mint tokens, but never one that reaches further or lives longer than itself.
+    # Only an unrestricted token gets here; what it mints never lives longer than itself.
     scoped_accounts: list[uuid.UUID] | None = None
     if account_ids is not None:
         scoped_accounts = []
@@ -262,22 +273,7 @@ async def create_api_token(
                 raise not_found("input", "accountIds", str(index))
             if account_id not in scoped_accounts:
                 scoped_accounts.append(account_id)
-    elif principal.token_account_ids is not None:
-        scoped_accounts = sorted(principal.token_account_ids)
-
-    scoped_permissions: frozenset[Permission] | None = (
-        frozenset(permissions) if permissions is not None else None
-    )
-    if principal.token_permissions is not None:
-        if scoped_permissions is None:
-            scoped_permissions = principal.token_permissions
-        elif not scoped_permissions <= principal.token_permissions:
-            raise reject(
-                "A token cannot grant permissions that the token creating it does not have.",
-                UserErrorCode.PERMISSION_ESCALATION,
-                "input",
-                "permissions",
-            )
+    scoped_permissions = frozenset(permissions) if permissions is not None else None
     if principal.credential == "token":
         async with context.db.read() as session:
             parent_expiry = await session.scalar(
@@ -317,6 +313,12 @@ async def create_api_token(
 async def revoke_api_token(context: Context, *, api_token_id: str) -> ApiToken:
     principal = require_principal(context)
     token_id = decode_id(api_token_id, "ApiToken")
+    if principal.restricted and token_id != principal.credential_id:
+        # Whatever the target: a restricted token may end itself, nothing else (DESIGN rule 14).
+        raise reject(
+            "An API token restricted to some accounts or permissions can revoke only itself.",
+            UserErrorCode.FORBIDDEN,
+        )
     async with context.db.begin() as session:
         token = None
         if token_id is not None:
@@ -338,12 +340,12 @@ async def revoke_api_token(context: Context, *, api_token_id: str) -> ApiToken:
 
 async def viewer_api_tokens(context: Context) -> list[ApiToken]:
     principal = require_principal(context)
+    statement = select(ApiToken).where(ApiToken.user_id == principal.user_id, ApiToken.revoked_at.is_(None))
+    if principal.restricted:
+        # A restricted token sees only itself, never the user's wider tokens (DESIGN rule 14).
+        statement = statement.where(ApiToken.id == principal.credential_id)
     async with context.db.read() as session:
-        tokens = await session.scalars(
-            select(ApiToken)
-            .where(ApiToken.user_id == principal.user_id, ApiToken.revoked_at.is_(None))
-            .order_by(ApiToken.id)
-        )
+        tokens = await session.scalars(statement.order_by(ApiToken.id))
         return list(tokens)
 
 
@@ -412,14 +414,6 @@ async def reset_password(context: Context, *, token: str, password: str) -> User
         await session.execute(
             update(User).where(User.id == user.id).values(password_hash=password_hash, last_login_at=now)
         )
-        # Whoever knew the old password may hold a session: a reset ends all of them.
-        await session.execute(
-            update(Session)
-            .where(Session.user_id == user.id, Session.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        secret, login = start_session(session, context.settings, user.id)
-        await session.flush()
         record(
             session,
             context,
@@ -427,6 +421,38 @@ async def reset_password(context: Context, *, token: str, password: str) -> User
             actor_id=user.id,
             subject_id=encode_id("User", user.id),
         )
+        # The link proves the mailbox; whoever knew the old password, or registered the address
+        # before its owner proved it, loses every session and API token (DESIGN rule 13).
+        await mark_verified(session, context, user.id)
+        await end_credentials(session, context, user.id, now=now)
+        secret, login = start_session(session, context.settings, user.id)
+        await session.flush()
     await _revoke_current_session(context)
     await _begin_session(context, user, secret, login.id)
     return user
+
+
+async def end_credentials(
+    session: AsyncSession, context: Context, user_id: uuid.UUID, *, now: datetime
+) -> None:
+    """Revokes every session and API token of the user, each token audited as revoked."""
+    await session.execute(
+        update(Session).where(Session.user_id == user_id, Session.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    token_ids = list(
+        await session.scalars(
+            update(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .returning(ApiToken.id)
+        )
+    )
+    for token_id in token_ids:
+        record(
+            session,
+            context,
+            "api_token.revoked",
+            actor_id=user_id,
+            subject_id=encode_id("ApiToken", token_id),
+        )
+    record(session, context, "user.sessions_ended", actor_id=user_id, subject_id=encode_id("User", user_id))

@@ -21,14 +21,16 @@ from models.permissions import Permission, from_mask, to_mask
 from models.users import User
 from resolvers.audit import record
 from resolvers.context import Context, Principal
+from resolvers.email_verification import email_verified, mark_verified, require_verified_email
 from resolvers.emails import language_for_country
 from resolvers.errors import RateLimited, Rejected, UserErrorCode, not_found, reject
 from resolvers.identity import _begin_session, _revoke_current_session, client_address
 from resolvers.ids import decode_id, encode_id
+from resolvers.invitation_authority import inviter_authority
 from resolvers.outbox import enqueue
 from resolvers.pagination import Page, paginate
 from resolvers.passwords import password_weakness
-from resolvers.permissions import authorize, require_principal
+from resolvers.permissions import authorize, require_principal, require_unrestricted
 from resolvers.ratelimits import within_limit
 from resolvers.validation import Checker
 
@@ -234,7 +236,14 @@ def _check_acceptable(invitation: Invitation) -> None:
 async def _accept(
     session: AsyncSession, context: Context, invitation: Invitation, user_id: uuid.UUID
 ) -> Membership:
-    """Turns a pending invitation into a membership; exactly one of concurrent acceptances wins."""
+    """Turns a pending invitation into a membership; exactly one of concurrent acceptances wins.
+
+    The grant is capped at what the inviter holds now (DESIGN rule 15); an inviter who may no
+    longer invite there has had their invitations revoked, or is about to.
+    """
+    authority = await inviter_authority(session, invitation)
+    if authority is None:
+        raise _not_pending()
     now = utcnow()
     won = await session.execute(
         update(Invitation)
@@ -259,7 +268,7 @@ async def _accept(
         user_id=user_id,
         account_id=invitation.account_id,
         role=MembershipRole.USER,
-        permissions=invitation.permissions,
+        permissions=invitation.permissions & authority,
         invited_by_id=invitation.invited_by_id,
     )
     session.add(membership)
@@ -276,9 +285,13 @@ async def _accept(
 
 
 async def accept_invitation(context: Context, *, token: str | None, invitation_id: str | None) -> Membership:
-    principal = require_principal(context)
+    # Joining another account is beyond any restricted token (DESIGN rule 14).
+    principal = require_unrestricted(context)
     if (token is None) == (invitation_id is None):
         raise reject("Give exactly one of token and invitationId.", UserErrorCode.INVALID, "input")
+    if invitation_id is not None:
+        # Without the emailed link, only a proven address may claim what was sent to it (rule 13).
+        await require_verified_email(context)
     try:
         async with context.db.begin() as session:
             if token is not None:
@@ -300,6 +313,9 @@ async def accept_invitation(context: Context, *, token: str | None, invitation_i
                     raise not_found("input", "invitationId")
             _check_acceptable(invitation)
             membership = await _accept(session, context, invitation, principal.user_id)
+            if token is not None:
+                # The link reached the invited mailbox, which is the viewer's address.
+                await mark_verified(session, context, principal.user_id)
     except IntegrityError:
         raise reject("You are already a member of this account.", UserErrorCode.ALREADY_MEMBER) from None
     context.loaders.access.clear(membership.account_id)
@@ -334,8 +350,13 @@ async def sign_up_with_invitation(context: Context, *, token: str, name: str, pa
                     "A user with this email already exists; sign in and accept the invitation.",
                     UserErrorCode.EMAIL_ALREADY_REGISTERED,
                 )
+            # The invitation link proves the mailbox (DESIGN rule 13).
             user = User(
-                email=invitation.email, name=name, password_hash=password_hash, last_login_at=utcnow()
+                email=invitation.email,
+                name=name,
+                password_hash=password_hash,
+                last_login_at=utcnow(),
+                email_verified_at=utcnow(),
             )
             session.add(user)
             await session.flush()
@@ -391,6 +412,9 @@ async def preview(context: Context, *, token: str) -> Preview | None:
 
 async def pending_for_viewer(context: Context) -> list[Invitation]:
     principal = require_principal(context)
+    # An address is only as good as its proof, and a restricted token joins nothing (rules 13, 14).
+    if principal.restricted or not await email_verified(context):
+        return []
     async with context.db.read() as session:
         rows = await session.scalars(
             select(Invitation)

@@ -13,8 +13,9 @@ from resolvers.audit import record
 from resolvers.context import Access, Context
 from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reject
 from resolvers.ids import decode_id, encode_id
+from resolvers.invitation_authority import revoke_invitations_by
 from resolvers.pagination import Page, paginate
-from resolvers.permissions import authorize, require_principal
+from resolvers.permissions import authorize, require_principal, require_unrestricted
 
 
 async def _target(context: Context, membership_id: str) -> tuple[Membership, Access]:
@@ -53,6 +54,9 @@ async def update_member_permissions(
         row = await session.get(Membership, target.id, with_for_update=True)
         if row is None:
             raise not_found("input", "membershipId")
+        lost_authority = Permission.MANAGE_USERS not in wanted and bool(
+            row.permissions & Permission.MANAGE_USERS.bit
+        )
         row.permissions = to_mask(wanted)
         record(
             session,
@@ -61,12 +65,21 @@ async def update_member_permissions(
             account_id=row.account_id,
             subject_id=encode_id("Membership", row.id),
         )
+        if lost_authority:
+            # What they sent carried authority they no longer have (DESIGN rule 15).
+            await revoke_invitations_by(session, context, account_id=row.account_id, inviter_id=row.user_id)
     context.loaders.membership.clear(row.id).prime(row.id, row)
     context.loaders.access.clear(row.account_id)
     return row
 
 
 async def remove_member(context: Context, *, membership_id: str) -> uuid.UUID:
+    principal = require_principal(context)
+    pk = decode_id(membership_id, "Membership")
+    own = await context.loaders.membership.load(pk) if pk else None
+    if own is not None and own.user_id == principal.user_id:
+        # Leaving is an identity-level act, refused to a restricted token whatever the account.
+        require_unrestricted(context)
     target, access = await _target(context, membership_id)
     leaving = target.id == access.membership_id
     if target.role is MembershipRole.OWNER:
@@ -86,6 +99,7 @@ async def remove_member(context: Context, *, membership_id: str) -> uuid.UUID:
             account_id=target.account_id,
             subject_id=encode_id("Membership", target.id),
         )
+        await revoke_invitations_by(session, context, account_id=target.account_id, inviter_id=target.user_id)
     context.loaders.membership.clear(target.id)
     context.loaders.access.clear(target.account_id)
     return target.id

@@ -14,13 +14,26 @@ from models.accounts import Membership, MembershipRole
 from models.auth import ApiTokenAccount
 from models.permissions import Permission
 from resolvers.context import Access, Context, Principal
-from resolvers.errors import Forbidden, Unauthenticated, forbidden, not_found
+from resolvers.errors import Forbidden, Unauthenticated, UserErrorCode, forbidden, not_found, reject
 
 
 def require_principal(context: Context) -> Principal:
     if context.principal is None:
         raise Unauthenticated
     return context.principal
+
+
+def require_unrestricted(context: Context) -> Principal:
+    """For identity-level actions (accepting invitations, creating accounts or tokens, leaving,
+    email settings): a restricted token is refused whatever the target (DESIGN rule 14)."""
+    principal = require_principal(context)
+    if principal.restricted:
+        raise reject(
+            "An API token restricted to some accounts or permissions cannot do this; "
+            "use a session or an unrestricted token.",
+            UserErrorCode.FORBIDDEN,
+        )
+    return principal
 
 
 async def authorize(

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from models import auth as models
 from models.permissions import Permission, from_mask, ordered
 from resolvers import accounts as accounts_resolve
+from resolvers import email_verification
 from resolvers import identity as resolve
 from resolvers.context import Context, Principal
 from resolvers.errors import Rejected
@@ -90,7 +91,12 @@ class Viewer:
         page = await accounts_resolve.viewer_accounts(info.context, first=first, after=after, search=search)
         return await ClientAccountConnection.of(info, page)
 
-    @strawberry.field(description="Pending invitations addressed to the viewer's email.")
+    @strawberry.field(
+        description=(
+            "Pending invitations addressed to the viewer's email. Empty until that email is verified, "
+            "and for a restricted API token."
+        )
+    )
     async def pending_invitations(
         self, info: Info[Context, None]
     ) -> list[Annotated[Invitation, strawberry.lazy("schema.invitations")]]:
@@ -146,9 +152,21 @@ class Viewer:
         )
         return Connection.of(page, Invoice.of)
 
-    @strawberry.field(description="The viewer's API tokens (never their secret).")
+    @strawberry.field(
+        description="The viewer's API tokens (never their secret). A restricted API token sees only itself."
+    )
     async def api_tokens(self, info: Info[Context, None]) -> list[ApiToken]:
         return [ApiToken.of(row) for row in await resolve.viewer_api_tokens(info.context)]
+
+    @strawberry.field(
+        description=(
+            "Whether the viewer has proven that they receive mail at their address, by using a link\n"
+            "sent to it: the verification link sent at sign-up (or by requestEmailVerification), an\n"
+            "invitation link, or a password-reset link."
+        )
+    )
+    async def email_verified(self, info: Info[Context, None]) -> bool:
+        return await email_verification.email_verified(info.context)
 
 
 @strawberry.input
@@ -231,8 +249,8 @@ class IdentityQueries:
 class IdentityMutations:
     @strawberry.mutation(
         description=(
-            "Register a new user who owns a new client account, and start a session. Fails with "
-            "EMAIL_ALREADY_REGISTERED for an email any user already has."
+            "Register a new user who owns a new client account, and start a session; emails a link to "
+            "verify the address. Fails with EMAIL_ALREADY_REGISTERED for an email any user already has."
         )
     )
     async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> SignUpPayload:
@@ -341,7 +359,8 @@ class PasswordResetMutations:
     @strawberry.mutation(
         description=(
             "Sets a new password from an emailed token (also how an owner registered on their behalf "
-            "sets their first password); starts a session."
+            "sets their first password). It verifies the email address and ends every session and every "
+            "API token of the user; then it starts a session."
         )
     )
     async def reset_password(

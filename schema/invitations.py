@@ -191,7 +191,12 @@ class InvitationMutations:
         return RevokeInvitationPayload(invitation=Invitation.of(row))
 
     @strawberry.mutation(
-        description="Accept as the signed-in user, whose email must be the invited one.",
+        description=(
+            "Accept as the signed-in user, whose email must be the invited one. With the emailed token "
+            "(which also verifies the email), or by invitationId once the email is verified (else "
+            "EMAIL_NOT_VERIFIED). The membership gets the invited permissions, capped at what the "
+            "inviter still holds in the account."
+        ),
         extensions=authenticated(),
     )
     async def accept_invitation(

@@ -29,6 +29,7 @@ from schema.audit import AuditEvent
 from schema.catalogue import CatalogueQueries, Product
 from schema.contacts import Contact, ContactMutations
 from schema.domains import Domain, DomainMutations
+from schema.email_verification import EmailVerificationMutations
 from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.limits import (
@@ -63,6 +64,7 @@ Mutation = merge_types(
     (
         IdentityMutations,
         PasswordResetMutations,
+        EmailVerificationMutations,
         AccountMutations,
         AccountOnBehalfMutations,
         InvitationMutations,

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from clientarea.auth import start_session
 from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
+from models.base import utcnow
 from models.billing import Invoice
 from models.catalogue import BillingCycle, Product
 from models.contacts import Contact
@@ -51,9 +52,15 @@ async def create_user(
     email: str | None = None,
     name: str = "Test User",
     password_hash: str | None = None,
+    verified: bool = True,
 ) -> User:
     async with db.begin() as session:
-        user = User(email=email or unique_email(), name=name, password_hash=password_hash)
+        user = User(
+            email=email or unique_email(),
+            name=name,
+            password_hash=password_hash,
+            email_verified_at=utcnow() if verified else None,
+        )
         session.add(user)
     return user
 

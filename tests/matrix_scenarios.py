@@ -21,6 +21,7 @@ from models.base import utcnow, uuid7
 from models.catalogue import BillingCycle, Product
 from models.contacts import Contact
 from models.database import Database
+from models.email_verification import EmailVerificationToken
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.invitations import Invitation, PasswordResetToken
 from models.support import Ticket, TicketMessage, TicketStatus
@@ -372,6 +373,23 @@ async def _reset_token(o: Objects) -> str:
     o.session.add(
         PasswordResetToken(
             user_id=user.id, token_hash=digest(secret), expires_at=utcnow() + timedelta(hours=1)
+        )
+    )
+    return secret
+
+
+@builds("verificationToken")
+async def _verification_token(o: Objects) -> str:
+    """An unused email-verification token of an unverified user who is not the actor."""
+    user = add_user(o.session, "unproven", verified=False)
+    await o.session.flush()
+    secret = unique("verification-token")
+    o.session.add(
+        EmailVerificationToken(
+            user_id=user.id,
+            email=user.email,
+            token_hash=digest(secret),
+            expires_at=utcnow() + timedelta(days=7),
         )
     )
     return secret

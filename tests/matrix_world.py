@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clientarea.auth import digest, new_api_token, start_session, token_display_prefix
 from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
-from models.auth import ApiToken
+from models.auth import ApiToken, ApiTokenAccount
 from models.base import utcnow, uuid7
 from models.contacts import Contact
 from models.database import Database
@@ -30,10 +30,16 @@ class Actor:
     name: str
     kind: ActorKind
     permissions: frozenset[Permission] = frozenset()
+    # False: the user has never proven their email address (DESIGN rule 13).
+    verified: bool = True
+    # A token restricted to the home account (with every permission) rather than to permissions.
+    home_only: bool = False
+    # The actor whose `actors` outcome this one shares when the row does not name it.
+    like: str | None = None
 
     @property
     def label(self) -> str:
-        if self.kind == "token":
+        if self.kind == "token" and len(self.permissions) == 1:
             (permission,) = self.permissions
             return f"{self.name}({permission.value})"
         return self.name
@@ -75,8 +81,16 @@ class World:
         return self.home if scope == "home" else self.foreign
 
 
-def add_user(session: AsyncSession, stem: str, password_hash: str | None = None) -> User:
-    user = User(id=uuid7(), email=unique_email(stem), name=stem.title(), password_hash=password_hash)
+def add_user(
+    session: AsyncSession, stem: str, password_hash: str | None = None, *, verified: bool = True
+) -> User:
+    user = User(
+        id=uuid7(),
+        email=unique_email(stem),
+        name=stem.title(),
+        password_hash=password_hash,
+        email_verified_at=utcnow() if verified else None,
+    )
     session.add(user)
     return user
 
@@ -140,7 +154,10 @@ async def build_world(db: Database, settings: Settings, actor: Actor) -> World:
     """The home and foreign accounts and the actor's credentials, in one unit of work of a few
     multi-row INSERTs."""
     async with db.begin() as session:
-        owners = [add_user(session, "home-owner"), add_user(session, "foreign-owner")]
+        owners = [
+            add_user(session, "home-owner", verified=actor.verified),
+            add_user(session, "foreign-owner"),
+        ]
         colleagues = [add_user(session, "home-colleague"), add_user(session, "foreign-colleague")]
         actor_user = add_user(session, actor.kind) if actor.kind in {"member", "stranger"} else None
         await session.flush()
@@ -171,7 +188,11 @@ async def build_world(db: Database, settings: Settings, actor: Actor) -> World:
             add_owner(session, own_account, actor_user)
         elif actor.kind in {"owner", "token"}:
             world.actor_user, world.actor_membership = home.owner, home.owner_membership
-        if actor.kind == "token":
+        if actor.kind == "token" and actor.home_only:
+            world.token, token = add_api_token(session, home.owner, None, all_accounts=False)
+            await session.flush()
+            session.add(ApiTokenAccount(token_id=token.id, account_id=home.account.id))
+        elif actor.kind == "token":
             world.token = add_api_token(session, home.owner, actor.permissions)[0]
         elif world.actor_user is not None:
             world.sessions = [start_session(session, settings, world.actor_user.id)[0] for _ in range(2)]
@@ -179,7 +200,7 @@ async def build_world(db: Database, settings: Settings, actor: Actor) -> World:
 
 
 def add_api_token(
-    session: AsyncSession, user: User, permissions: frozenset[Permission] | None
+    session: AsyncSession, user: User, permissions: frozenset[Permission] | None, *, all_accounts: bool = True
 ) -> tuple[str, ApiToken]:
     secret = new_api_token()
     token = ApiToken(
@@ -188,7 +209,7 @@ def add_api_token(
         name="matrix",
         prefix=token_display_prefix(secret),
         token_hash=digest(secret),
-        all_accounts=True,
+        all_accounts=all_accounts,
         permissions=None if permissions is None else to_mask(permissions),
         # Recently used: its first request then writes no last-use time, as any later one would not.
         last_used_at=utcnow(),

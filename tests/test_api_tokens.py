@@ -133,7 +133,7 @@ async def test_removing_the_membership_removes_the_tokens_reach(
     assert [e["node"]["name"] for e in edges] == ["Agency"]
 
 
-async def test_a_token_cannot_mint_a_wider_token(api: Api, db: Database, settings: Settings) -> None:
+async def test_a_restricted_token_mints_no_tokens_at_all(api: Api, db: Database, settings: Settings) -> None:
     _, (own, theirs) = await _agency(api, db, settings)
     own_id = encode_id("ClientAccount", own.id)
     narrow = await _mint(api, accountIds=[own_id], permissions=["VIEW_SERVICES"])
@@ -145,13 +145,30 @@ async def test_a_token_cannot_mint_a_wider_token(api: Api, db: Database, setting
     other_account = await partner(
         CREATE, {"input": {"name": "x", "accountIds": [encode_id("ClientAccount", theirs.id)]}}
     )
+    narrower = await partner(CREATE, {"input": {"name": "child", "accountIds": [own_id]}})
+
+    for response in (wider_permissions, other_account, narrower):
+        assert response.user_error_codes("createApiToken") == ["FORBIDDEN"]
+        assert response.payload("createApiToken")["token"] is None
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(ApiToken)) == 1
+
+
+async def test_an_unrestricted_token_mints_none_that_outlives_it(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    await _agency(api, db, settings)
+    parent_expiry = utcnow() + timedelta(days=30)
+    parent = await _mint(api, expiresAt=parent_expiry.isoformat())
+    partner = api.new().with_token(parent["token"])
+
+    longer = await partner(
+        CREATE, {"input": {"name": "x", "expiresAt": (parent_expiry + timedelta(days=1)).isoformat()}}
+    )
     inherited = await partner(CREATE, {"input": {"name": "child"}})
 
-    assert wider_permissions.user_error_codes("createApiToken") == ["PERMISSION_ESCALATION"]
-    assert other_account.user_error_codes("createApiToken") == ["NOT_FOUND"]
-    child = inherited.payload("createApiToken")["apiToken"]
-    assert child["accounts"] == [{"id": own_id}]
-    assert child["permissions"] == ["VIEW_SERVICES"]
+    assert longer.user_error_codes("createApiToken") == ["PERMISSION_ESCALATION"]
+    assert inherited.payload("createApiToken")["apiToken"]["expiresAt"] == parent["apiToken"]["expiresAt"]
 
 
 async def test_foreign_account_is_not_found_and_nothing_is_created(
@@ -235,4 +252,4 @@ async def test_a_token_restricted_to_some_accounts_cannot_create_accounts(
         {"input": {"name": "Sneaky", "billingProfile": BILLING}},
     )
 
-    assert response.user_error_codes("createClientAccount") == ["PERMISSION_ESCALATION"]
+    assert response.user_error_codes("createClientAccount") == ["FORBIDDEN"]

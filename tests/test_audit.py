@@ -129,6 +129,26 @@ async def _reset(api: Api, db: Database, settings: Settings) -> Call:
     )
 
 
+@scenario("requestEmailVerification")
+async def _request_verification(api: Api, db: Database, settings: Settings) -> Call:
+    user = await create_user(db, verified=False)
+    client = api.new()
+    client.set_session(await session_for(db, settings, user))
+    return Call(client, "mutation { requestEmailVerification { ok } }", {})
+
+
+@scenario("verifyEmail")
+async def _verify_email(api: Api, db: Database, settings: Settings) -> Call:
+    user = await create_user(db, verified=False)
+    client = api.new()
+    client.set_session(await session_for(db, settings, user))
+    await client("mutation { requestEmailVerification { ok } }")
+    token = await _token_in_outbox(db, "/email/verify")
+    return Call(
+        api.new(), "mutation($t: String!) { verifyEmail(input: {token: $t}) { user { id } } }", {"t": token}
+    )
+
+
 @scenario("createApiToken")
 async def _create_token(api: Api, db: Database, settings: Settings) -> Call:
     _, client = await _signed_in(api, db, settings)

@@ -69,6 +69,11 @@ mutation OnBehalf($input: CreateClientAccountOnBehalfInput!) {
   }
 }
 """
+VERIFY = """
+mutation Verify($token: String!) {
+  verifyEmail(input: { token: $token }) { user { email } userErrors { code } }
+}
+"""
 RESET = """
 mutation Reset($token: String!, $password: String!) {
   resetPassword(input: { token: $token, password: $password }) { user { email } userErrors { code } }
@@ -132,10 +137,15 @@ async def server(database_url: str, db: Database, inbox: Inbox) -> AsyncIterator
         yield base
 
 
-async def test_sign_up_sign_in_second_account_and_a_narrow_token(server: str) -> None:
+async def test_sign_up_verify_sign_in_second_account_and_a_narrow_token(server: str, inbox: Inbox) -> None:
     await (await _sign_up(server, "agency@example.com", "Web Agency GmbH")).aclose()
+    [verification] = await _mail_to(inbox, "agency@example.com")
+    assert verification["Subject"] == "Bestätigen Sie Ihre E-Mail-Adresse"
+    verification_token = link_token(verification, "https://dashboard.example/email/verify")
 
     async with httpx.AsyncClient(base_url=server) as browser:
+        verified = await _gql(browser, VERIFY, {"token": verification_token})
+        assert verified["verifyEmail"] == {"user": {"email": "agency@example.com"}, "userErrors": []}
         signed_in = await _gql(browser, SIGN_IN, {"email": "agency@example.com", "password": PASSWORD})
         assert signed_in["signIn"]["user"] == {"email": "agency@example.com"}
         assert (await _gql(browser, ACCOUNTS))["viewer"]["accounts"]["totalCount"] == 1

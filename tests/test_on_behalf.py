@@ -300,6 +300,6 @@ async def test_a_token_restricted_to_some_accounts_cannot_create_accounts(
 
     response = await partner(CREATE, {"input": on_behalf_input()})
 
-    assert response.user_error_codes("createClientAccountOnBehalf") == ["PERMISSION_ESCALATION"]
+    assert response.user_error_codes("createClientAccountOnBehalf") == ["FORBIDDEN"]
     assert response.payload("createClientAccountOnBehalf")["account"] is None
     assert await _counts(db) == before

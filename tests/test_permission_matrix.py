@@ -36,7 +36,7 @@ RESULTS = frozenset({"ok", "empty", "null"})
 OUTCOMES = RESULTS | {"FORBIDDEN", "UNAUTHENTICATED"} | {code.value for code in UserErrorCode}
 ROW_KEYS = frozenset(
     {"field", "case", "document", "path", "given", "needs", "needs_all", "gate", "allowed", "denied"}
-    | {"hidden", "anonymous", "foreign", "account_bound", "actors", "tokens", "extra_actors"}
+    | {"hidden", "anonymous", "foreign", "account_bound", "actors", "everywhere", "tokens", "extra_actors"}
 )
 GROUPS = {"member": "members", "token": "tokens"}
 FieldPath = tuple[str | int, ...]
@@ -80,6 +80,8 @@ class Row:
     outcomes: dict[str, str]  # allowed, denied, hidden, anonymous, foreign
     account_bound: bool
     actors: dict[str, str]
+    # Refusals made before any target is looked up (DESIGN rules 13, 14): on both accounts.
+    everywhere: dict[str, str]
     tokens: tuple[Permission, Permission]
     extra_actors: tuple[frozenset[Permission], ...]
 
@@ -125,12 +127,14 @@ def _row(spec: dict[str, Any]) -> Row:
         outcomes=outcomes,
         account_bound=spec.get("account_bound", True),
         actors=dict(spec.get("actors", {})),
+        everywhere=dict(spec.get("everywhere", {})),
         tokens=(tokens[0], tokens[1]),
         extra_actors=tuple(_permissions(combo.split("+")) for combo in spec.get("extra_actors", [])),
     )
     names = {a.name for a in actors_for(row)} | set(GROUPS.values())
-    assert set(row.actors) <= names, f"{row.id}: unknown actors {sorted(set(row.actors) - names)}"
-    wrong = (set(row.outcomes.values()) | set(row.actors.values())) - OUTCOMES
+    named = set(row.actors) | set(row.everywhere)
+    assert named <= names, f"{row.id}: unknown actors {sorted(named - names)}"
+    wrong = (set(row.outcomes.values()) | set(row.actors.values()) | set(row.everywhere.values())) - OUTCOMES
     assert not wrong, f"{row.id}: unknown outcomes {sorted(wrong)}"
     return row
 
@@ -148,8 +152,10 @@ def actors_for(row: Row) -> list[Actor]:
         *(Actor(f"member:{p.value}", "member", frozenset({p})) for p in Permission),
         Actor("member_without_permissions", "member"),
         Actor("stranger", "stranger"),
+        Actor("unverified", "owner", ALL_PERMISSIONS, verified=False, like="owner"),
         Actor("token:needed", "token", frozenset({needed})),
         Actor("token:other", "token", frozenset({other})),
+        Actor("token:home", "token", ALL_PERMISSIONS, home_only=True),
         *(
             Actor("member:" + "+".join(p.value for p in ordered(held)), "member", held)
             for held in row.extra_actors
@@ -167,9 +173,12 @@ def expected(row: Row, actor: Actor, scope: Scope) -> Expected:
     """The outcome for this actor on this account, by the rules spelled out in the data file."""
     if actor.kind == "anonymous":
         return Expected(row.outcomes["anonymous"])
+    refused = _named(row.everywhere, actor)
+    if refused is not None:
+        return Expected(refused, row.needs)
     if scope == "foreign":
         return Expected(row.outcomes["foreign"])
-    override = row.actors.get(actor.name) or row.actors.get(GROUPS.get(actor.kind, ""))
+    override = _named(row.actors, actor)
     if override is not None:
         return Expected(override, row.needs)
     if actor.kind == "stranger" and row.account_bound:
@@ -179,6 +188,14 @@ def expected(row: Row, actor: Actor, scope: Scope) -> Expected:
     if not row.needs.admits(actor.permissions):
         return Expected(row.outcomes["denied"], row.needs)
     return Expected(row.outcomes["allowed"])
+
+
+def _named(outcomes: dict[str, str], actor: Actor) -> str | None:
+    """The outcome given for the actor by name, else for the actor it is like, else for its group."""
+    for key in (actor.name, actor.like, GROUPS.get(actor.kind)):
+        if key is not None and key in outcomes:
+            return outcomes[key]
+    return None
 
 
 def _dotted(path: FieldPath | list[Any]) -> str:
