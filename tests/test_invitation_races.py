@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from clientarea.settings import Settings
 from models import Invitation, Membership
 from models.database import Database
+from models.permissions import Permission
 from resolvers.ids import encode_id
-from tests.factories import create_account, create_user, session_for
+from tests.factories import add_member, create_account, create_user, session_for
 from tests.graphql import Api
 from tests.test_invitations import ACCEPT, INVITE, _last_token
 
@@ -75,3 +76,52 @@ async def test_two_concurrent_invitations_of_one_email_leave_one_pending(
     assert all(r.payload("inviteUser")["userErrors"] == [] for r in responses)
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
+async def test_acceptances_racing_the_inviters_removal_each_land_on_one_side(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    """An invitation is accepted before its inviter's removal, or revoked by it: never a membership
+    from a revoked invitation, never a deadlock."""
+    owner = await create_user(db)
+    account = await create_account(db, owner=owner)
+    inviter = await create_user(db)
+    inviter_membership = await add_member(
+        db, account=account, user=inviter, permissions=[Permission.MANAGE_USERS]
+    )
+    inviting = api.new()
+    inviting.set_session(await session_for(db, settings, inviter))
+    invitees = []
+    for number in range(6):
+        email = f"invitee{number}@example.com"
+        await inviting(
+            INVITE,
+            {
+                "input": {
+                    "accountId": encode_id("ClientAccount", account.id),
+                    "email": email,
+                    "permissions": [],
+                }
+            },
+        )
+        browser = api.new()
+        browser.set_session(await session_for(db, settings, await create_user(db, email=email)))
+        invitees.append((browser, await _last_token(db, email)))
+    remover = api.new()
+    remover.set_session(await session_for(db, settings, owner))
+    removal = remover(
+        "mutation($id: ID!) { removeMember(input: {membershipId: $id}) { userErrors { code } } }",
+        {"id": encode_id("Membership", inviter_membership.id)},
+    )
+
+    responses = await asyncio.gather(removal, *(b(ACCEPT, {"token": t}) for b, t in invitees))
+
+    assert all(r.errors == [] for r in responses)
+    assert responses[0].payload("removeMember")["userErrors"] == []
+    async with db.read() as session:
+        states = [s.value for s in await session.scalars(select(Invitation.state))]
+        members = await session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.account_id == account.id)
+        )
+    assert sorted(set(states)) <= ["ACCEPTED", "REVOKED"]
+    assert members == 1 + states.count("ACCEPTED")
