@@ -21,6 +21,7 @@ from models.users import User
 from resolvers.accounts import account_for_viewer
 from resolvers.catalogue import product_by_id
 from resolvers.context import Context
+from resolvers.email_verification import email_verified
 from resolvers.errors import Forbidden
 from resolvers.ids import decode_global_id
 from resolvers.users import visible_user
@@ -58,6 +59,8 @@ async def _api_token(context: Context, pk: uuid.UUID) -> ApiToken | None:
     principal = context.principal
     if principal is None:
         return None
+    if principal.restricted and pk != principal.credential_id:
+        return None  # a restricted token knows no token but itself (DESIGN rule 14)
     async with context.db.read() as session:
         return await session.scalar(
             select(ApiToken).where(
@@ -75,8 +78,13 @@ async def _invitation(context: Context, pk: uuid.UUID) -> Invitation | None:
     access = await context.access(invitation.account_id)
     if access is not None and access.allows(Permission.MANAGE_USERS):
         return invitation
-    # The invitee sees what was sent to them, before and after they join.
-    if invitation.email == context.principal.email:
+    # The invitee sees what was sent to them, before and after they join, once the address is
+    # proven and not through a restricted token (as Viewer.pendingInvitations, rules 13 and 14).
+    if (
+        invitation.email == context.principal.email
+        and not context.principal.restricted
+        and await email_verified(context)
+    ):
         return invitation
     if access is not None:
         raise Forbidden([Permission.MANAGE_USERS])

@@ -94,6 +94,7 @@ mutation OnBehalf($input: CreateClientAccountOnBehalfInput!) {
 }
 """
 VERIFIED = "{ viewer { emailVerified } }"
+NODE = "query($id: ID!) { node(id: $id) { id } }"
 REQUEST_VERIFICATION = "mutation { requestEmailVerification { ok userErrors { code } } }"
 
 
@@ -173,8 +174,10 @@ async def test_registering_the_invited_address_does_not_reach_the_invitation(api
     attacker, _ = await _sign_up(api, "bob@example.com", "Not Bob Ltd")
     seen = (await attacker(VIEWER)).data["viewer"]
     accepted = await attacker(ACCEPT, {"id": invitation_id})
+    looked_up = await attacker(NODE, {"id": invitation_id})
 
     assert seen["pendingInvitations"] == []
+    assert looked_up.data == {"node": None}
     assert accepted.payload("acceptInvitation")["membership"] is None
     assert accepted.user_error_codes("acceptInvitation") == ["EMAIL_NOT_VERIFIED"]
     accounts = (await attacker(VIEWER)).data["viewer"]["accounts"]
@@ -372,11 +375,15 @@ async def test_a_restricted_token_cannot_leave_or_touch_other_tokens(
     listed = (await token(VIEWER)).data["viewer"]["apiTokens"]
     revoke_wide = await token(REVOKE, {"id": world["wide"]["apiToken"]["id"]})
     verification = await token(REQUEST_VERIFICATION)
+    wide_node = await token(NODE, {"id": world["wide"]["apiToken"]["id"]})
+    own_node = await token(NODE, {"id": world["narrow"]["apiToken"]["id"]})
 
     assert leave.user_error_codes("removeMember") == ["FORBIDDEN"]
     assert listed == [{"id": world["narrow"]["apiToken"]["id"]}]
     assert revoke_wide.user_error_codes("revokeApiToken") == ["FORBIDDEN"]
     assert verification.user_error_codes("requestEmailVerification") == ["FORBIDDEN"]
+    assert wide_node.data == {"node": None}
+    assert own_node.data == {"node": {"id": world["narrow"]["apiToken"]["id"]}}
     assert (await api.new().with_token(world["wide"]["token"])(VIEWER)).http.status_code == 200
     customer = (await api.new().with_token(world["wide"]["token"])(VIEWER)).data["viewer"]["accounts"]
     assert customer["totalCount"] == 2
