@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy.engine import make_url
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
 from resolvers.outbox import enqueue
-from tests.outages import log_records, server_process, tcp_proxy
+from tests.outages import ServerProcess, log_records, server_process, tcp_proxy
 from tests.servers import SlowInbox, free_port, smtp_server
 
 PARAMS = {"name": "Erika", "link": "https://clientarea.example/reset#t0ken", "expires": "12:00"}
@@ -59,14 +60,19 @@ async def _waiting_to_record(db: Database, within: float = 10.0) -> int:
         await asyncio.sleep(0.05)
 
 
-def _mail_settings(smtp_port: int) -> dict[str, str]:
-    return {
-        "mail_enabled": "true",
-        "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
-        "mail_from": "no-reply@clientarea.example",
-        "mail_poll_seconds": "0.2",
-        "mail_lease_seconds": LEASE_SECONDS,
-    }
+def _mailing_server(
+    database_url: str, log_path: Path, smtp_port: int
+) -> AbstractAsyncContextManager[ServerProcess]:
+    """`clientarea serve` delivering the outbox to the test's SMTP server, with a short lease."""
+    return server_process(
+        database_url,
+        log_path,
+        mail_enabled="true",
+        smtp_url=f"smtp://127.0.0.1:{smtp_port}",
+        mail_from="no-reply@clientarea.example",
+        mail_poll_seconds="0.2",
+        mail_lease_seconds=LEASE_SECONDS,
+    )
 
 
 @pytest.mark.e2e
@@ -80,9 +86,7 @@ async def test_a_worker_killed_between_send_and_record_resends_with_the_same_mes
     async with smtp_server(inbox, smtp_port):
         # Given a worker has handed the message to the SMTP server, which accepts it while the test
         # holds the outbox row, so the worker cannot record it;
-        async with server_process(
-            database_url, tmp_path / "killed.log", **_mail_settings(smtp_port)
-        ) as first:
+        async with _mailing_server(database_url, tmp_path / "killed.log", smtp_port) as first:
             assert await asyncio.to_thread(inbox.arrived.wait, 10)
             async with db.engine.connect() as row_lock:
                 await row_lock.execute(
@@ -97,9 +101,7 @@ async def test_a_worker_killed_between_send_and_record_resends_with_the_same_mes
         assert (await _row(db, queued)).status is EmailStatus.PENDING
 
         # then another worker sends it again once the short lease has run out, recorded as a re-send,
-        async with server_process(
-            database_url, tmp_path / "second.log", **_mail_settings(smtp_port)
-        ) as second:
+        async with _mailing_server(database_url, tmp_path / "second.log", smtp_port) as second:
             row = await _until_sent(db, queued, within=float(LEASE_SECONDS) + 10)
             await asyncio.sleep(0.3)
             resent_lines = [
@@ -132,7 +134,7 @@ async def test_a_database_away_between_send_and_record_is_waited_for_and_nothing
         tcp_proxy(upstream.host or "127.0.0.1", upstream.port or 5432) as proxy,
     ):
         url = via_proxy_url.set(port=proxy.port).render_as_string(hide_password=False)
-        async with server_process(url, tmp_path / "server.log", **_mail_settings(smtp_port)) as server:
+        async with _mailing_server(url, tmp_path / "server.log", smtp_port) as server:
             # Given the SMTP server has the message, when the database goes away before it answers
             assert await asyncio.to_thread(inbox.arrived.wait, 10)
             await proxy.stop()
