@@ -22,7 +22,7 @@ from models.contacts import Contact
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.permissions import Permission
 from resolvers.audit import record
-from resolvers.billing import CYCLE_MONTHS, ItemDraft, issue_order, period_end
+from resolvers.billing import CYCLE_MONTHS, Issued, ItemDraft, draft_order, period_end, take_numbers
 from resolvers.context import Context
 from resolvers.domain_names import normalise_domain_name, normalise_hostname
 from resolvers.errors import Problem, Rejected, UserErrorCode, not_found, reject
@@ -157,11 +157,14 @@ async def place_order(
                     "This account is closed and cannot order.", UserErrorCode.INVALID, "input", "accountId"
                 )
             checked = await _check_items(session, account_id, items, product_ids, contact_ids)
-            order = await _store(context, session, account, checked)
+            issued = await _store(context, session, account, checked)
             session.add(
-                IdempotencyKey(account_id=account_id, key=key, request_hash=fingerprint, order_id=order.id)
+                IdempotencyKey(
+                    account_id=account_id, key=key, request_hash=fingerprint, order_id=issued.order.id
+                )
             )
             await session.flush()
+            await take_numbers(session, issued)
     except IntegrityError:
         # Another order for the same domain name committed while this one was being placed.
         raise reject(
@@ -170,7 +173,7 @@ async def place_order(
             "input",
             "items",
         ) from None
-    return order
+    return issued.order
 
 
 async def _lock_key(session: AsyncSession, account_id: uuid.UUID, key: str) -> None:
@@ -366,7 +369,7 @@ def _check_domain(
 
 async def _store(
     context: Context, session: AsyncSession, account: ClientAccount, items: list[_Checked]
-) -> Order:
+) -> Issued:
     principal = require_principal(context)
     now = utcnow()
     primary = await session.scalar(
@@ -406,7 +409,7 @@ async def _store(
                 service_id=service.id,
             )
         )
-    issued = await issue_order(
+    issued = await draft_order(
         session, account=account, placed_by_id=principal.user_id, items=drafts, now=now
     )
     record(
@@ -416,7 +419,7 @@ async def _store(
         account_id=account.id,
         subject_id=encode_id("Order", issued.order.id),
     )
-    return issued.order
+    return issued
 
 
 async def _domain(
