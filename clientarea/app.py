@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -25,11 +24,13 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from clientarea.auth import InvalidToken, authenticate
+from clientarea.availability import DatabaseUnavailableMiddleware
 from clientarea.gc_tuning import tune_gc
 from clientarea.logs import current_request_id, reset_request_id, set_request_id
 from clientarea.mailer import Mailer
 from clientarea.settings import Settings, get_settings
 from clientarea.sso import sso_verify_endpoint
+from models.availability import DatabaseUnavailable
 from models.database import Database
 from resolvers.context import Context, Principal
 from schema.schema import INTERNAL_ERROR_MESSAGE, build_schema, error_code
@@ -205,6 +206,8 @@ class GraphQLEndpoint:
                 cookie=cookie if cookie and self._same_site(request) else None,
                 authorization=request.headers.get("authorization"),
             )
+        except DatabaseUnavailable:
+            raise  # DatabaseUnavailableMiddleware answers 503
         except InvalidToken:
             response = _error_response(
                 401,
@@ -249,10 +252,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     async def readyz(_request: Request) -> Response:
         try:
-            async with database.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:
-            logging.getLogger("clientarea.readyz").warning("database unreachable", exc_info=True)
+            await database.ping()
+        except DatabaseUnavailable:
+            # Logged by the database's breaker, once per outage.
             return PlainTextResponse("database unreachable", status_code=503)
         return PlainTextResponse("ok")
 
@@ -288,6 +290,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 expose_headers=["x-request-id"],
                 max_age=600,
             ),
+            Middleware(DatabaseUnavailableMiddleware),
         ],
         lifespan=lifespan,
     )

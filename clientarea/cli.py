@@ -7,7 +7,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from clientarea.logs import configure_logging
+from clientarea.logs import configure_logging, logging_config
 from clientarea.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -29,7 +29,9 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_config=None,
+        # Applied again in each worker process, which starts with logging unconfigured.
+        log_config=logging_config(),
+        access_log=False,
         proxy_headers=True,
         server_header=False,
     )

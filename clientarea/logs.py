@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import sys
+import logging.config
 import traceback
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -32,6 +33,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            # Which worker wrote it: with `serve --workers N` the lines of N processes interleave.
+            "pid": record.process,
         }
         request_id = current_request_id()
         if request_id:
@@ -44,14 +47,28 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line).decode()
 
 
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """JSON lines on stderr for our loggers and uvicorn's, as a `logging.config.dictConfig` dict.
+
+    uvicorn applies it in every worker process it starts (`log_config`); a worker that inherited
+    nothing would otherwise drop every line below WARNING, access lines included.
+    """
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "clientarea.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+        },
+        "root": {"handlers": ["stderr"], "level": level},
+        "loggers": {
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # Our middleware writes one access line per request, with its request ID.
+            "uvicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers = []
-        logging.getLogger(name).propagate = True
-    # Our middleware writes one access line per request, with its request ID.
-    logging.getLogger("uvicorn.access").disabled = True
+    logging.config.dictConfig(logging_config(level))

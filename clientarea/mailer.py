@@ -1,9 +1,16 @@
-"""Delivers the email outbox over SMTP: claim due messages, send each, record what happened."""
+"""Delivers the email outbox over SMTP: claim due messages, send each, record what happened.
+
+At least once, never silently lost: a message is recorded as sent only after the SMTP server
+accepted it, so a worker or database that goes away in between means it is sent again, with the
+same Message-ID (receivers and our own sink drop the copy). Such re-sends are counted per message
+(`resends`) and logged; a claim left by a crashed worker blocks its messages for one short lease.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -11,9 +18,10 @@ from email.utils import format_datetime, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 
 from clientarea.settings import Settings
+from models.availability import DatabaseUnavailable
 from models.base import utcnow
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
@@ -23,12 +31,29 @@ logger = logging.getLogger("clientarea.mail")
 MAX_ATTEMPTS = 8
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
-# A claimed message is ours until the lease ends; after that another worker may take it over.
-LEASE = timedelta(minutes=5)
-# Each SMTP command may take this long, one whole message at most SEND_TIMEOUT: a hung server
-# costs a bounded delay, and a send never outlives the lease it runs under.
+# Each SMTP command may take this long at most; a whole message two thirds of the lease
+# (CLIENTAREA_MAIL_LEASE_SECONDS), so a hung server costs a bounded delay and a send never outlives
+# the lease it runs under.
 COMMAND_TIMEOUT_SECONDS = 10.0
-SEND_TIMEOUT = timedelta(seconds=30)
+# While the database is away after a send, recording it is retried this often until the lease ends.
+RECORD_RETRY_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Lease:
+    """How long a claim holds a message, and how long one send may take within it."""
+
+    length: timedelta
+
+    @classmethod
+    def of(cls, settings: Settings) -> Lease:
+        return cls(timedelta(seconds=settings.mail_lease_seconds))
+
+    @property
+    def send_timeout(self) -> float:
+        return self.length.total_seconds() * 2 / 3
+
+
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -102,7 +127,7 @@ def build_message(*, email: OutboxEmail, sender: str, now: datetime) -> EmailMes
     return message
 
 
-async def _send(server: SmtpServer | None, email: OutboxEmail, *, sender: str) -> None:
+async def _send(server: SmtpServer | None, email: OutboxEmail, *, sender: str, within: float) -> None:
     if server is None:
         logger.info(
             "no SMTP server configured; email to %s: %s\n\n%s",
@@ -112,7 +137,7 @@ async def _send(server: SmtpServer | None, email: OutboxEmail, *, sender: str) -
         )
         return
     message = build_message(email=email, sender=sender, now=utcnow())
-    async with asyncio.timeout(SEND_TIMEOUT.total_seconds()):
+    async with asyncio.timeout(within):
         await aiosmtplib.send(
             message,
             hostname=server.hostname,
@@ -121,7 +146,7 @@ async def _send(server: SmtpServer | None, email: OutboxEmail, *, sender: str) -
             password=server.password,
             use_tls=server.use_tls,
             start_tls=server.start_tls,
-            timeout=COMMAND_TIMEOUT_SECONDS,
+            timeout=min(COMMAND_TIMEOUT_SECONDS, within),
         )
 
 
@@ -162,18 +187,60 @@ async def _claim(db: Database, *, now: datetime, lease_end: datetime, limit: int
         return list((await session.scalars(claim)).all())
 
 
-async def _record_sent(db: Database, email: OutboxEmail) -> None:
+async def _hand_off(db: Database, email: OutboxEmail, *, claimed_until: datetime, lease: Lease) -> bool:
+    """Marks the message as being handed to the SMTP server, renewing its lease for the send; False
+    when the claim was lost (it ran out and another worker took the message over).
+
+    A mark still there from an earlier hand-off means that one's outcome was never recorded.
+    """
+    now = utcnow()
     async with db.begin() as session:
-        await session.execute(
+        resends = await session.scalar(
             update(OutboxEmail)
-            .where(OutboxEmail.id == email.id)
+            .where(OutboxEmail.id == email.id, OutboxEmail.locked_until == claimed_until)
             .values(
-                status=EmailStatus.SENT,
-                sent_at=utcnow(),
-                attempts=email.attempts + 1,
-                locked_until=None,
+                resends=OutboxEmail.resends + case((OutboxEmail.sending_since.is_(None), 0), else_=1),
+                sending_since=now,
+                locked_until=now + lease.length,
             )
+            .returning(OutboxEmail.resends)
         )
+    if resends is None:
+        return False
+    if resends > email.resends:
+        logger.warning(
+            "email %s (%s) is sent again: an earlier hand-off to the SMTP server was never recorded "
+            "(re-send %d; its Message-ID lets receivers drop the copy)",
+            email.id,
+            email.template,
+            resends,
+        )
+    email.resends = resends
+    return True
+
+
+async def _record_sent(db: Database, email: OutboxEmail, *, until: float) -> None:
+    """Records the message as sent. The server has accepted it, so while our lease holds (no one else
+    sends it), a database that is away is waited for: recording it now saves a re-send later."""
+    while True:
+        try:
+            async with db.begin() as session:
+                await session.execute(
+                    update(OutboxEmail)
+                    .where(OutboxEmail.id == email.id)
+                    .values(
+                        status=EmailStatus.SENT,
+                        sent_at=utcnow(),
+                        attempts=email.attempts + 1,
+                        locked_until=None,
+                        sending_since=None,
+                    )
+                )
+            return
+        except DatabaseUnavailable:
+            if time.monotonic() + RECORD_RETRY_SECONDS >= until:
+                raise
+            await asyncio.sleep(RECORD_RETRY_SECONDS)
 
 
 async def _record_failure(db: Database, email: OutboxEmail, error: BaseException) -> None:
@@ -189,6 +256,7 @@ async def _record_failure(db: Database, email: OutboxEmail, error: BaseException
                 last_error=_describe(error),
                 next_attempt_at=utcnow() + retry_delay(attempts),
                 locked_until=None,
+                sending_since=None,
             )
         )
     if gave_up:
@@ -207,10 +275,21 @@ async def _release(db: Database, emails: list[OutboxEmail]) -> None:
         )
 
 
-async def _deliver(db: Database, server: SmtpServer | None, email: OutboxEmail, *, sender: str) -> bool:
+async def _deliver(
+    db: Database,
+    server: SmtpServer | None,
+    email: OutboxEmail,
+    *,
+    sender: str,
+    claimed_until: datetime,
+    lease: Lease,
+) -> bool:
     """Sends one claimed message and records the outcome; True when it went out."""
+    if not await _hand_off(db, email, claimed_until=claimed_until, lease=lease):
+        return False
+    lease_ends = time.monotonic() + lease.length.total_seconds()
     try:
-        await _send(server, email, sender=sender)
+        await _send(server, email, sender=sender, within=lease.send_timeout)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
         logger.warning("email %s (%s) not sent: %s", email.id, email.template, _describe(error))
         await _record_failure(db, email, error)
@@ -220,28 +299,28 @@ async def _deliver(db: Database, server: SmtpServer | None, email: OutboxEmail, 
         logger.exception("email %s (%s) could not be sent", email.id, email.template)
         await _record_failure(db, email, error)
         return False
-    await _record_sent(db, email)
+    await _record_sent(db, email, until=lease_ends)
     return True
 
 
 async def deliver_due(db: Database, settings: Settings, *, limit: int = 50) -> int:
     """Sends the messages that are due, each in its own transaction; returns how many were sent."""
     server = smtp_server(settings)
+    lease = Lease.of(settings)
     now = utcnow()
-    lease_end = now + LEASE
-    claimed = await _claim(db, now=now, lease_end=lease_end, limit=limit)
+    claimed_until = now + lease.length
+    claimed = await _claim(db, now=now, lease_end=claimed_until, limit=limit)
     sent = 0
     for index, email in enumerate(claimed):
-        if utcnow() + SEND_TIMEOUT > lease_end:
-            await _release(db, claimed[index:])
-            break
-        delivery = asyncio.create_task(_deliver(db, server, email, sender=settings.sender))
+        delivery = asyncio.create_task(
+            _deliver(db, server, email, sender=settings.sender, claimed_until=claimed_until, lease=lease)
+        )
         try:
             if await asyncio.shield(delivery):
                 sent += 1
         except asyncio.CancelledError:
-            # Stopping: the message in flight finishes (within SEND_TIMEOUT) and is recorded, or a
-            # message already handed to the server would be sent again once its lease ran out.
+            # Stopping: the message in flight finishes (within the send timeout) and is recorded, or
+            # a message already handed to the server would be sent again once its lease ran out.
             await delivery
             await _release(db, claimed[index + 1 :])
             raise
@@ -277,6 +356,8 @@ class Mailer:
         while True:
             try:
                 await deliver_due(self._db, self._settings)
+            except DatabaseUnavailable:
+                pass  # logged once per outage by the database; the next round tries again
             except Exception:
                 logger.exception("delivering the outbox failed; trying again")
             await asyncio.sleep(self._settings.mail_poll_seconds)

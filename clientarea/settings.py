@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # The outbox is delivered by a background task in each server process; tests switch it off.
     mail_enabled: bool = True
     mail_poll_seconds: float = 2.0
+    # A worker's claim on an outbox message lasts this long: a worker that dies holding it delays
+    # the message by at most this much. One send may take two thirds of it.
+    mail_lease_seconds: float = Field(default=30.0, ge=1.5, le=600)
     cookie_secure: bool = True
     cookie_name: str = "clientarea_session"
     graphiql: bool | None = None

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from models.availability import Breaker
 
 
 class StatementCounter:
@@ -53,6 +55,10 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# How long opening a PostgreSQL connection may take (asyncpg waits a minute by default).
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
         parsed = make_url(url)
@@ -60,6 +66,8 @@ class Database:
         options: dict[str, Any] = {"pool_pre_ping": True}
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout)
+            if parsed.get_driver_name() == "asyncpg":
+                options["connect_args"] = {"timeout": CONNECT_TIMEOUT_SECONDS}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         writer = self.engine
         if self.is_sqlite:
@@ -68,6 +76,8 @@ class Database:
             writer = self.engine.execution_options(sqlite_immediate=True)
         self.counter = StatementCounter()
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._count)
+        self.breaker = Breaker()
+        event.listen(self.engine.sync_engine.pool, "checkout", self._reachable)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.writer = async_sessionmaker(writer, expire_on_commit=False)
 
@@ -75,17 +85,41 @@ class Database:
         if not statement.startswith("BEGIN"):
             self.counter.record(statement, parameters)
 
+    def _reachable(self, *_args: Any) -> None:
+        self.breaker.reachable()
+
+    @asynccontextmanager
+    async def _available(self) -> AsyncIterator[None]:
+        """Refuses at once while the database is away; turns its being away or too busy into
+        DatabaseUnavailable, so callers answer 503 rather than report a bug."""
+        probing = self.breaker.admit()
+        try:
+            yield
+        except Exception as error:
+            unavailable = self.breaker.failed(error)
+            if unavailable is None or unavailable is error:
+                raise
+            raise unavailable from error
+        finally:
+            if probing:
+                self.breaker.probe_done()
+
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back when it raises."""
-        async with self.writer.begin() as session:
+        async with self._available(), self.writer.begin() as session:
             yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A short-lived session for one batch of reads."""
-        async with self.sessionmaker() as session:
+        async with self._available(), self.sessionmaker() as session:
             yield session
+
+    async def ping(self) -> None:
+        """Raises DatabaseUnavailable unless the database answers."""
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

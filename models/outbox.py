@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Index, String, Text
+from sqlalchemy import Enum, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, IdMixin, utcnow
@@ -33,6 +33,12 @@ class OutboxEmail(IdMixin, CreatedAtMixin, Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A worker that claims a message holds it until then; another worker may retry it afterwards.
     locked_until: Mapped[datetime | None]
+    # Set when the message is handed to the SMTP server, cleared when the outcome is recorded. Still
+    # set at the next hand-off, the earlier one may have been delivered: that hand-off is a re-send.
+    sending_since: Mapped[datetime | None]
+    # Hand-offs after one whose outcome was never recorded (a worker or the database went away
+    # between sending and recording); every copy carries the same Message-ID.
+    resends: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
 

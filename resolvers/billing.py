@@ -13,13 +13,14 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import literal_column
+from sqlalchemy import literal_column, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.accounts import ClientAccount
-from models.base import utcnow
+from models.base import utcnow, uuid7
 from models.billing import Invoice, InvoiceLine, InvoiceTax, NumberSequence, Order, OrderItem
 from models.catalogue import BillingCycle
 from resolvers.validation import EU_COUNTRIES
@@ -112,8 +113,23 @@ async def issue_order(
     items: Sequence[ItemDraft],
     now: datetime | None = None,
 ) -> Issued:
+    """Stores an order with its UNPAID invoice and numbers both (see `draft_order`)."""
+    issued = await draft_order(session, account=account, placed_by_id=placed_by_id, items=items, now=now)
+    await take_numbers(session, issued)
+    return issued
+
+
+async def draft_order(
+    session: AsyncSession,
+    *,
+    account: ClientAccount,
+    placed_by_id: uuid.UUID,
+    items: Sequence[ItemDraft],
+    now: datetime | None = None,
+) -> Issued:
     """Stores an order, its items and its UNPAID invoice addressed to the account's billing profile
-    as it is now. Services and domains the items refer to must already be flushed."""
+    as it is now, under provisional numbers: the unit of work must end with `take_numbers`.
+    Services and domains the items refer to must already be flushed."""
     now = now or utcnow()
     subtotal = sum((item.amount for item in items), Decimal("0"))
     taxes = taxes_for(
@@ -121,35 +137,39 @@ async def issue_order(
     )
     total = subtotal + sum((t.amount for t in taxes), Decimal("0"))
     order = Order(
+        id=uuid7(),
         account_id=account.id,
-        number=str(FIRST_ORDER_NUMBER + await next_number(session, "order")),
         placed_by_id=placed_by_id,
         currency_code=account.currency_code,
         total=total,
         created_at=now,
     )
+    order.number = _provisional(order.id)
     session.add(order)
+    # Flushed parents first: these tables have foreign keys but no relationships to order them by.
     await session.flush()
-    for position, item in enumerate(items):
-        session.add(
-            OrderItem(
-                order_id=order.id,
-                position=position,
-                product_id=item.product_id,
-                billing_cycle=item.billing_cycle,
-                specifications=item.specifications,
-                domain_name=item.domain_name,
-                label=item.label,
-                period_years=item.period_years,
-                amount=item.amount,
-                service_id=item.service_id,
-                domain_id=item.domain_id,
-            )
+    invoice_id = uuid7()
+    session.add_all(
+        OrderItem(
+            order_id=order.id,
+            position=position,
+            product_id=item.product_id,
+            billing_cycle=item.billing_cycle,
+            specifications=item.specifications,
+            domain_name=item.domain_name,
+            label=item.label,
+            period_years=item.period_years,
+            amount=item.amount,
+            service_id=item.service_id,
+            domain_id=item.domain_id,
         )
+        for position, item in enumerate(items)
+    )
     invoice = Invoice(
+        id=invoice_id,
         account_id=account.id,
         order_id=order.id,
-        number=f"{now.year}-{await next_number(session, f'invoice-{now.year}'):06d}",
+        number=_provisional(invoice_id),
         bill_to_first_name=account.billing_first_name,
         bill_to_last_name=account.billing_last_name,
         bill_to_company_name=account.billing_company_name,
@@ -170,20 +190,78 @@ async def issue_order(
     )
     session.add(invoice)
     await session.flush()
-    for position, item in enumerate(items):
-        session.add(
-            InvoiceLine(
-                invoice_id=invoice.id, position=position, description=item.description, amount=item.amount
-            )
+    session.add_all(
+        InvoiceLine(
+            invoice_id=invoice.id, position=position, description=item.description, amount=item.amount
         )
-    for position, tax in enumerate(taxes):
-        session.add(
-            InvoiceTax(
-                invoice_id=invoice.id, position=position, name=tax.name, rate=tax.rate, amount=tax.amount
-            )
-        )
+        for position, item in enumerate(items)
+    )
+    session.add_all(
+        InvoiceTax(invoice_id=invoice.id, position=position, name=tax.name, rate=tax.rate, amount=tax.amount)
+        for position, tax in enumerate(taxes)
+    )
     await session.flush()
     return Issued(order=order, invoice=invoice)
+
+
+def _provisional(row_id: uuid.UUID) -> str:
+    # Unique and never committed: take_numbers replaces it in the same transaction.
+    return f"draft-{row_id.hex[:26]}"
+
+
+# One statement takes both numbers and writes them, so the counter rows stay locked only for it and
+# the commit after it, never while the rest of the order is written: orders do not queue on them.
+# Both counters are locked in one order ('order' first), as every caller takes them.
+_TAKE_NUMBERS_POSTGRESQL = text(
+    """
+    WITH taken AS (
+        INSERT INTO number_sequences (name, next_value) VALUES ('order', 2), (:invoice_sequence, 2)
+        ON CONFLICT (name) DO UPDATE SET next_value = number_sequences.next_value + 1
+        RETURNING name, next_value - 1 AS value
+    ), order_number AS (
+        UPDATE orders
+        SET number = (
+            SELECT (value + CAST(:first_order_number AS integer))::text FROM taken WHERE name = 'order'
+        )
+        WHERE id = :order_id RETURNING number
+    ), invoice_number AS (
+        UPDATE invoices SET number = CAST(:year AS text) || '-' || (
+            SELECT CASE WHEN value >= 1000000 THEN value::text ELSE lpad(value::text, 6, '0') END
+            FROM taken WHERE name = :invoice_sequence
+        )
+        WHERE id = :invoice_id RETURNING number
+    )
+    SELECT (SELECT number FROM order_number), (SELECT number FROM invoice_number)
+    """
+)
+
+
+async def take_numbers(session: AsyncSession, issued: Issued) -> None:
+    """Gives a drafted order and its invoice their gap-free numbers; the last write of the unit of
+    work, because the counters stay locked until it commits (a rolled-back order gives its numbers
+    back, and concurrent orders take them one after the other)."""
+    order, invoice = issued.order, issued.invoice
+    year = invoice.issued_at.year
+    if session.get_bind().dialect.name == "postgresql":
+        row = (
+            await session.execute(
+                _TAKE_NUMBERS_POSTGRESQL,
+                {
+                    "invoice_sequence": f"invoice-{year}",
+                    "first_order_number": FIRST_ORDER_NUMBER,
+                    "order_id": order.id,
+                    "invoice_id": invoice.id,
+                    "year": str(year),
+                },
+            )
+        ).one()
+        set_committed_value(order, "number", row[0])
+        set_committed_value(invoice, "number", row[1])
+        return
+    # SQLite: the unit of work holds the only write lock from its start; nothing to shorten.
+    order.number = str(FIRST_ORDER_NUMBER + await next_number(session, "order"))
+    invoice.number = f"{year}-{await next_number(session, f'invoice-{year}'):06d}"
+    await session.flush()
 
 
 def period_end(start: date, cycle_months: int) -> date:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +22,7 @@ from models.contacts import Contact
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.permissions import Permission
 from resolvers.audit import record
-from resolvers.billing import CYCLE_MONTHS, ItemDraft, issue_order, period_end
+from resolvers.billing import CYCLE_MONTHS, Issued, ItemDraft, draft_order, period_end, take_numbers
 from resolvers.context import Context
 from resolvers.domain_names import normalise_domain_name, normalise_hostname
 from resolvers.errors import Problem, Rejected, UserErrorCode, not_found, reject
@@ -133,7 +133,8 @@ async def place_order(
             "idempotencyKey",
         )
     fingerprint = request_fingerprint(account_id, items)
-    replay = await _replay(context, account_id, key, fingerprint)
+    async with context.db.read() as session:
+        replay = await _replay(session, account_id, key, fingerprint)
     if replay is not None:
         return replay
     if not items:
@@ -144,40 +145,56 @@ async def place_order(
     contact_ids = _contact_ids(items)
     try:
         async with context.db.begin() as session:
+            # The key is decided before anything else: a concurrent replay waits here for the first
+            # request and then answers its order, instead of finding its domain "already ordered".
+            await _lock_key(session, account_id, key)
+            replay = await _replay(session, account_id, key, fingerprint)
+            if replay is not None:
+                return replay
             account = await session.get_one(ClientAccount, account_id)
             if account.status is AccountStatus.CLOSED:
                 raise reject(
                     "This account is closed and cannot order.", UserErrorCode.INVALID, "input", "accountId"
                 )
             checked = await _check_items(session, account_id, items, product_ids, contact_ids)
-            order = await _store(context, session, account, checked)
+            issued = await _store(context, session, account, checked)
             session.add(
-                IdempotencyKey(account_id=account_id, key=key, request_hash=fingerprint, order_id=order.id)
+                IdempotencyKey(
+                    account_id=account_id, key=key, request_hash=fingerprint, order_id=issued.order.id
+                )
             )
             await session.flush()
+            await take_numbers(session, issued)
     except IntegrityError:
-        # A concurrent request with the same key, or for the same domain name, committed first.
-        replay = await _replay(context, account_id, key, fingerprint)
-        if replay is not None:
-            return replay
+        # Another order for the same domain name committed while this one was being placed.
         raise reject(
             "A domain in this order was just ordered by someone else.",
             UserErrorCode.DOMAIN_UNAVAILABLE,
             "input",
             "items",
         ) from None
-    return order
+    return issued.order
 
 
-async def _replay(context: Context, account_id: uuid.UUID, key: str, fingerprint: str) -> Order | None:
-    async with context.db.read() as session:
-        row = (
-            await session.execute(
-                select(IdempotencyKey, Order)
-                .join(Order, Order.id == IdempotencyKey.order_id)
-                .where(IdempotencyKey.account_id == account_id, IdempotencyKey.key == key)
-            )
-        ).first()
+async def _lock_key(session: AsyncSession, account_id: uuid.UUID, key: str) -> None:
+    """Serialises the requests carrying one idempotency key until the first one's transaction ends.
+
+    SQLite needs nothing more: a unit of work holds the database's only write lock from its start.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    name = hashlib.sha256(f"idempotency-key:{account_id.hex}:{key}".encode()).digest()
+    await session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(name[:8], "big", signed=True))))
+
+
+async def _replay(session: AsyncSession, account_id: uuid.UUID, key: str, fingerprint: str) -> Order | None:
+    row = (
+        await session.execute(
+            select(IdempotencyKey, Order)
+            .join(Order, Order.id == IdempotencyKey.order_id)
+            .where(IdempotencyKey.account_id == account_id, IdempotencyKey.key == key)
+        )
+    ).first()
     if row is None:
         return None
     stored, order = row
@@ -352,7 +369,7 @@ def _check_domain(
 
 async def _store(
     context: Context, session: AsyncSession, account: ClientAccount, items: list[_Checked]
-) -> Order:
+) -> Issued:
     principal = require_principal(context)
     now = utcnow()
     primary = await session.scalar(
@@ -392,7 +409,7 @@ async def _store(
                 service_id=service.id,
             )
         )
-    issued = await issue_order(
+    issued = await draft_order(
         session, account=account, placed_by_id=principal.user_id, items=drafts, now=now
     )
     record(
@@ -402,7 +419,7 @@ async def _store(
         account_id=account.id,
         subject_id=encode_id("Order", issued.order.id),
     )
-    return issued.order
+    return issued
 
 
 async def _domain(

@@ -19,7 +19,7 @@ from models.catalogue import BillingCycle
 from models.hosting import Service, ServiceStatus
 from models.permissions import Permission, ordered
 from resolvers.audit import record
-from resolvers.billing import CYCLE_MONTHS, ItemDraft, cents, issue_order, period_end
+from resolvers.billing import CYCLE_MONTHS, ItemDraft, cents, draft_order, period_end, take_numbers
 from resolvers.context import Context
 from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reject
 from resolvers.ids import encode_id
@@ -197,7 +197,7 @@ async def change_service_specifications(
         account = await session.get_one(ClientAccount, service.account_id)
         _ensure_changeable(account, service)
         change = await reprice(session, service, specifications, today=now.date())
-        issued = await issue_order(
+        issued = await draft_order(
             session, account=account, placed_by_id=principal.user_id, items=[change.item], now=now
         )
         service.specifications = change.specifications
@@ -216,6 +216,8 @@ async def change_service_specifications(
             account_id=account.id,
             subject_id=encode_id("Service", service.id),
         )
+        await session.flush()
+        await take_numbers(session, issued)
     context.loaders.service.clear(service.id).prime(service.id, service)
     return service, issued.order
 

@@ -26,6 +26,7 @@ from clientarea.logs import current_request_id
 from schema.accounts import AccountMutations, AccountOnBehalfMutations, AccountQueries, Membership
 from schema.affiliates import AffiliateMutations
 from schema.audit import AuditEvent
+from schema.availability import service_unavailable, unavailability
 from schema.catalogue import CatalogueQueries, Product
 from schema.contacts import Contact, ContactMutations
 from schema.domains import Domain, DomainMutations
@@ -92,6 +93,8 @@ class MaskUnexpectedErrors(MaskErrors):
         super().__init__(should_mask_error=self._classify, error_message=INTERNAL_ERROR_MESSAGE)
 
     def _classify(self, error: GraphQLError) -> bool:
+        if unavailability(error) is not None:
+            return True  # not a bug: answered as SERVICE_UNAVAILABLE, logged once per outage
         if _is_unexpected(error):
             logger.error(
                 "unexpected error in %s",
@@ -102,6 +105,9 @@ class MaskUnexpectedErrors(MaskErrors):
         return False
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        unavailable = unavailability(error)
+        if unavailable is not None:
+            return service_unavailable(error, unavailable, self.execution_context.context)
         return GraphQLError(
             message=self.error_message,
             nodes=error.nodes,

@@ -113,7 +113,9 @@ class ServerProcess:
 
 
 @asynccontextmanager
-async def server_process(database_url: str, log_path: Path, **settings: str) -> AsyncIterator[ServerProcess]:
+async def server_process(
+    database_url: str, log_path: Path, *, workers: int = 1, **settings: str
+) -> AsyncIterator[ServerProcess]:
     """`clientarea serve` on a free port, logging to `log_path`; unlike `tests.servers.clientarea_server`
     it hands out the process and does not need the database to start."""
     port = free_port()
@@ -135,6 +137,8 @@ async def server_process(database_url: str, log_path: Path, **settings: str) -> 
             "--port",
             str(port),
             "--no-migrate",
+            "--workers",
+            str(workers),
             env=env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=log,
