@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from models import (
     ClientAccount,
     CommissionStatus,
     Invoice,
+    OutboxEmail,
     Product,
     Service,
     ServiceStatus,
@@ -448,6 +450,9 @@ async def test_staff_mark_an_invoice_paid_and_refund_it_by_command(
     assert [c.status for c in await _commissions(db)] == [CommissionStatus.VOID]
 
 
+VERIFY_EMAIL = "mutation($token: String!) { verifyEmail(input: {token: $token}) { user { id } } }"
+
+
 @pytest.mark.e2e
 async def test_the_seed_flow_over_real_http(db: Database, database_url: str) -> None:
     """Done when: an agency activates its programme, registers a customer's account on its behalf,
@@ -476,6 +481,14 @@ async def test_the_seed_flow_over_real_http(db: Database, database_url: str) -> 
             },
         )
         agency_id = signed_up["signUp"]["account"]["id"]
+        # Registering a customer on their behalf waits for the agency's proven address.
+        async with db.read() as session:
+            mail = await session.scalar(
+                select(OutboxEmail.text_body).where(OutboxEmail.template == "email_verification")
+            )
+        link = re.search(r"/email/verify\?token=([A-Za-z0-9_-]+)", mail or "")
+        assert link is not None
+        await gql(VERIFY_EMAIL, {"token": link.group(1)})
         await gql(ACTIVATE, {"id": agency_id})
         customer = (await gql(ON_BEHALF, _on_behalf_input()))["createClientAccountOnBehalf"]["account"]["id"]
         item = {"productId": encode_id("Product", hosting), "billingCycle": "MONTHLY"}
