@@ -17,6 +17,7 @@ from clientarea.settings import Settings
 from models.base import utcnow
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
+from resolvers.reset_requests import answer_stale_reset_requests
 
 logger = logging.getLogger("clientarea.mail")
 
@@ -276,6 +277,8 @@ class Mailer:
     async def _run(self) -> None:
         while True:
             try:
+                # Reset requests whose own process stopped before answering them, then the outbox.
+                await answer_stale_reset_requests(self._db, self._settings)
                 await deliver_due(self._db, self._settings)
             except Exception:
                 logger.exception("delivering the outbox failed; trying again")

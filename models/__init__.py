@@ -29,6 +29,7 @@ from models.contacts import Contact
 from models.hosting import CancellationType, Domain, DomainStatus, Service, ServiceStatus
 from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
+from models.password_resets import PasswordResetRequest
 from models.permissions import Permission
 from models.ratelimits import RateLimitHit
 from models.sso import ServiceLogin
@@ -68,6 +69,7 @@ __all__ = [
     "OrderItem",
     "OrderStatus",
     "OutboxEmail",
+    "PasswordResetRequest",
     "PasswordResetToken",
     "Permission",
     "Product",
