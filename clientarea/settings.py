@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     # Abuse limits (resolvers/ratelimits.py), each counted in the database before the work it guards.
     # Failed sign-ins (and refused ones) per email within the window lock that email's sign-in.
     sign_in_failures: int = Field(default=5, ge=1)
-    sign_in_window_minutes: int = Field(default=15, ge=1)
+    # At most a day: `jobs run` purges day-old hits.
+    sign_in_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Per client address: these answers reveal whether an email is registered (DESIGN rule 12).
     sign_ups_per_hour: int = Field(default=20, ge=1)
     invitation_previews_per_hour: int = Field(default=120, ge=1)

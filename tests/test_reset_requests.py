@@ -1,6 +1,7 @@
 """requestPasswordReset tells nobody whether an email is registered, by answer or by timing (DESIGN
 rule 12): a request runs the same statements for every address, and over real HTTP registered and
-unknown addresses cannot be told apart by how long the answer takes."""
+unknown addresses cannot be told apart by how long the answer takes. A queued request whose server
+stopped before answering it is answered by the mailer's sweep."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ import pytest
 from sqlalchemy import func, select
 
 import resolvers.reset_requests
+from clientarea.mailer import Mailer
 from clientarea.settings import Settings
-from models import AuditEvent, OutboxEmail, PasswordResetRequest
+from models import AuditEvent, EmailStatus, OutboxEmail, PasswordResetRequest
 from models.database import Database
 from tests.factories import create_user
 from tests.graphql import Api
@@ -46,9 +48,9 @@ class AnswerWatch:
         return await self._answer(db, settings, request_id)
 
 
-async def _count(db: Database, model: Any) -> int:
+async def _count(db: Database, model: Any, *where: Any) -> int:
     async with db.read() as session:
-        return await session.scalar(select(func.count()).select_from(model)) or 0
+        return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 async def test_registered_and_unknown_emails_run_the_same_statements(
@@ -98,6 +100,33 @@ async def test_a_request_left_unanswered_is_answered_by_the_sweep(
     # A request the answering task may still be on is left to it; an old one is answered once.
     assert (fresh, swept, again) == (0, 1, 0)
     assert await _count(db, OutboxEmail) == 1
+
+
+async def test_the_mailer_answers_requests_left_over(
+    api: Api, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_user(db, email="known@timing.example")
+
+    async def process_stopped(db: Database, settings: Settings, request_id: uuid.UUID) -> bool:
+        return False
+
+    monkeypatch.setattr(resolvers.reset_requests, "answer_reset_request", process_stopped)
+    await api(REQUEST, {"email": "known@timing.example"})
+    monkeypatch.undo()
+    monkeypatch.setattr(resolvers.reset_requests, "SWEEP_AFTER", resolvers.reset_requests.SWEEP_AFTER * 0)
+    mailer = Mailer(db, settings.model_copy(update={"mail_poll_seconds": 0.02}))
+
+    mailer.start()
+    try:
+        for _ in range(1000):
+            if await _count(db, OutboxEmail, OutboxEmail.status == EmailStatus.SENT):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await mailer.stop()
+
+    async with db.read() as session:
+        assert list(await session.scalars(select(OutboxEmail.to_address))) == ["known@timing.example"]
 
 
 async def _answered(db: Database) -> None:
