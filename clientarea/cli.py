@@ -60,6 +60,7 @@ def _mail_deliver(args: argparse.Namespace) -> int:
 
     from clientarea.mailer import deliver_due
     from models.database import Database
+    from resolvers.reset_requests import answer_stale_reset_requests
 
     configure_logging()
     settings = get_settings()
@@ -67,6 +68,7 @@ def _mail_deliver(args: argparse.Namespace) -> int:
     async def deliver() -> int:
         db = Database(settings.database_url)
         try:
+            await answer_stale_reset_requests(db, settings)
             return await deliver_due(db, settings, limit=args.limit)
         finally:
             await db.dispose()

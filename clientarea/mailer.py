@@ -25,6 +25,7 @@ from models.availability import DatabaseUnavailable
 from models.base import utcnow
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
+from resolvers.reset_requests import answer_stale_reset_requests
 
 logger = logging.getLogger("clientarea.mail")
 
@@ -355,6 +356,8 @@ class Mailer:
     async def _run(self) -> None:
         while True:
             try:
+                # Reset requests whose own process stopped before answering them, then the outbox.
+                await answer_stale_reset_requests(self._db, self._settings)
                 await deliver_due(self._db, self._settings)
             except DatabaseUnavailable:
                 pass  # logged once per outage by the database; the next round tries again

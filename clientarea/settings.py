@@ -76,6 +76,22 @@ class Settings(BaseSettings):
     affiliate_commission_rate: Decimal = Field(default=Decimal("10"), ge=0, le=100, decimal_places=2)
     affiliate_hold_days: int = Field(default=30, ge=0)
 
+    # Abuse limits (resolvers/ratelimits.py), each counted in the database before the work it guards.
+    # Failed sign-ins (and refused ones) per email within the window lock that email's sign-in.
+    sign_in_failures: int = Field(default=5, ge=1)
+    # At most a day: `jobs run` purges day-old hits.
+    sign_in_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Per client address: these answers reveal whether an email is registered (DESIGN rule 12).
+    sign_ups_per_hour: int = Field(default=20, ge=1)
+    invitation_previews_per_hour: int = Field(default=120, ge=1)
+    # Per email address: enough for a retry or two, too few to flood someone's inbox.
+    password_resets_per_hour: int = Field(default=5, ge=1)
+    email_verifications_per_hour: int = Field(default=5, ge=1)
+    # Per viewer, and per account.
+    invitations_per_minute: int = Field(default=20, ge=1)
+    invitations_per_account_per_day: int = Field(default=100, ge=1)
+    accounts_on_behalf_per_hour: int = Field(default=20, ge=1)
+
     # Freeze start-up objects and raise the collector's threshold (clientarea/gc_tuning.py).
     gc_tuning: bool = True
 

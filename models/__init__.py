@@ -30,6 +30,7 @@ from models.email_verification import EmailVerificationToken
 from models.hosting import CancellationType, Domain, DomainStatus, Service, ServiceStatus
 from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
+from models.password_resets import PasswordResetRequest
 from models.permissions import Permission
 from models.ratelimits import RateLimitHit
 from models.sso import ServiceLogin
@@ -70,6 +71,7 @@ __all__ = [
     "OrderItem",
     "OrderStatus",
     "OutboxEmail",
+    "PasswordResetRequest",
     "PasswordResetToken",
     "Permission",
     "Product",

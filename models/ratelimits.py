@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -17,7 +17,9 @@ class RateLimitHit(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
     )
-    key: Mapped[str] = mapped_column(String(200))
+    # SHA-256 of the limit's key ("sign-in:" + an email, "sign-up:" + an address, ...): keys of
+    # any length fit, and the table keeps no email addresses.
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index(None, "key", "occurred_at"),)
+    __table_args__ = (Index(None, "key_hash", "occurred_at"),)

@@ -25,7 +25,7 @@ from resolvers.ids import encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.password_resets import send_password_link
 from resolvers.permissions import authorize, memberships_of, require_principal, require_unrestricted
-from resolvers.ratelimits import within_limit
+from resolvers.ratelimits import Limits, allowed
 from resolvers.validation import BillingProfile, BillingProfileLike, Checker, check_billing_profile
 
 
@@ -184,10 +184,6 @@ async def viewer_accounts(
 
 # The customer may take a while to open the email: as long as an invitation lasts.
 ON_BEHALF_LINK_LIFETIME = timedelta(days=7)
-# Per viewer: an agency onboarding customers one by one stays far below it; a script probing
-# which emails are registered does not (the answer reveals it, DESIGN rule 12).
-ON_BEHALF_LIMIT = 20
-ON_BEHALF_WINDOW = timedelta(hours=1)
 
 
 async def create_client_account_on_behalf(
@@ -217,9 +213,7 @@ async def create_client_account_on_behalf(
         raise Rejected(check.problems)
     # Its own unit of work: an attempt that fails on a registered email must count as well.
     async with context.db.begin() as session:
-        if not await within_limit(
-            session, f"on_behalf:{principal.user_id}", limit=ON_BEHALF_LIMIT, window=ON_BEHALF_WINDOW
-        ):
+        if not await allowed(session, Limits.of(context.settings).on_behalf, principal.user_id):
             raise reject("Too many accounts created at once; try again later.", UserErrorCode.RATE_LIMITED)
     granted = to_mask(permissions)
     try:

@@ -22,7 +22,6 @@ from models.accounts import ClientAccount
 from models.auth import ApiToken, ApiTokenAccount, Session
 from models.base import utcnow
 from models.permissions import Permission, to_mask
-from models.ratelimits import RateLimitHit
 from models.users import User
 from resolvers.accounts import add_account, check_account
 from resolvers.affiliates import referrer_by_code
@@ -32,16 +31,11 @@ from resolvers.email_verification import mark_verified, require_verified_email, 
 from resolvers.emails import language_for_country
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id, encode_id
-from resolvers.password_resets import find_usable_token, language_of_user, redeem_token, send_password_link
+from resolvers.password_resets import find_usable_token, redeem_token
 from resolvers.passwords import password_weakness
 from resolvers.permissions import require_principal, require_unrestricted
-from resolvers.ratelimits import recent_hits, within_limit
+from resolvers.ratelimits import Limits, allowed, count_attempt, release_attempt
 from resolvers.validation import BillingProfileLike, Checker
-
-# After this many failed sign-ins for one email within the window, sign-ins are refused.
-SIGN_IN_FAILURES = 5
-SIGN_IN_WINDOW = timedelta(minutes=15)
-SIGN_UPS_PER_HOUR = 20
 
 
 def client_address(context: Context) -> str:
@@ -113,10 +107,8 @@ async def sign_up(
 ) -> tuple[User, ClientAccount]:
     # signUp tells whether an email is registered (the seed's rule), so it is limited per client.
     async with context.db.begin() as session:
-        allowed = await within_limit(
-            session, f"sign-up:{client_address(context)}", limit=SIGN_UPS_PER_HOUR, window=timedelta(hours=1)
-        )
-    if not allowed:
+        within = await allowed(session, Limits.of(context.settings).sign_up, client_address(context))
+    if not within:
         raise reject("Too many sign-ups from here; try again later.", UserErrorCode.RATE_LIMITED)
     check = Checker()
     email = check.email(("input", "email"), email)
@@ -174,23 +166,34 @@ def _email_taken() -> Rejected:
 
 async def sign_in(context: Context, *, email: str, password: str) -> User:
     normalised = (email or "").strip().lower()
-    throttle = f"sign-in:{normalised}"
+    limit = Limits.of(context.settings).sign_in
     async with context.db.read() as session:
         user = await session.scalar(select(User).where(User.email == normalised))
-        failures = await recent_hits(session, throttle, window=SIGN_IN_WINDOW)
-    if failures >= SIGN_IN_FAILURES:
-        # Refused attempts count as failures too: while they go on, the lock goes on.
-        await _sign_in_failed(context, throttle, user)
+    # Counted (and committed) before the password is checked: of N parallel attempts at most the
+    # limit's worth get a check (DESIGN rule 18). A refused attempt counts too: while they go on,
+    # the lock goes on.
+    async with context.db.begin() as session:
+        attempt = await count_attempt(session, limit.key(normalised), limit=limit.count, window=limit.window)
+        if not attempt.allowed:
+            _audit_failure(session, context, user)
+    if not attempt.allowed:
+        minutes = int(limit.window.total_seconds() // 60)
         raise reject(
-            "Too many failed sign-ins for this email; try again in 15 minutes.", UserErrorCode.RATE_LIMITED
+            f"Too many failed sign-ins for this email; try again in {minutes} minutes.",
+            UserErrorCode.RATE_LIMITED,
         )
     # The same work and the same answer whether the email is unknown or the password wrong.
     matched = await verify_password(context.settings, user.password_hash if user else None, password)
     if user is None or not matched:
-        await _sign_in_failed(context, throttle, user)
+        # The attempt stays counted as a failure; audited in its own transaction, so the refusal
+        # that follows does not roll it back.
+        async with context.db.begin() as session:
+            _audit_failure(session, context, user)
         raise reject("Wrong email or password.", UserErrorCode.INVALID_CREDENTIALS)
     await _revoke_current_session(context)
     async with context.db.begin() as session:
+        # A right password is no failure: its place in the count is given back.
+        await release_attempt(session, attempt)
         secret, login = start_session(session, context.settings, user.id)
         await session.execute(update(User).where(User.id == user.id).values(last_login_at=utcnow()))
         await session.flush()
@@ -205,18 +208,14 @@ async def sign_in(context: Context, *, email: str, password: str) -> User:
     return user
 
 
-async def _sign_in_failed(context: Context, throttle: str, user: User | None) -> None:
-    """Counts the failure where every worker sees it, and audits it (in its own transaction, so
-    the refusal that follows does not roll it back)."""
-    async with context.db.begin() as session:
-        session.add(RateLimitHit(key=throttle))
-        record(
-            session,
-            context,
-            "user.sign_in_failed",
-            actor_id=user.id if user else None,
-            subject_id=encode_id("User", user.id) if user else None,
-        )
+def _audit_failure(session: AsyncSession, context: Context, user: User | None) -> None:
+    record(
+        session,
+        context,
+        "user.sign_in_failed",
+        actor_id=user.id if user else None,
+        subject_id=encode_id("User", user.id) if user else None,
+    )
 
 
 async def sign_out(context: Context) -> None:
@@ -347,47 +346,6 @@ async def viewer_api_tokens(context: Context) -> list[ApiToken]:
     async with context.db.read() as session:
         tokens = await session.scalars(statement.order_by(ApiToken.id))
         return list(tokens)
-
-
-PASSWORD_RESET_LIFETIME = timedelta(hours=1)
-# Per email address: enough for a retry or two, too few to flood someone's inbox.
-PASSWORD_RESET_LIMIT = 5
-PASSWORD_RESET_WINDOW = timedelta(hours=1)
-
-
-async def request_password_reset(context: Context, *, email: str) -> None:
-    """Emails a reset link when a user has the email; answers the same either way (DESIGN rule 12)."""
-    check = Checker()
-    email = check.email(("input", "email"), email)
-    if check.problems:
-        raise Rejected(check.problems)
-    async with context.db.begin() as session:
-        # Counted whether or not a user has the address, so hitting the limit reveals nothing either.
-        if not await within_limit(
-            session, f"password_reset:{email}", limit=PASSWORD_RESET_LIMIT, window=PASSWORD_RESET_WINDOW
-        ):
-            raise reject(
-                "Too many reset requests for this email; try again later.", UserErrorCode.RATE_LIMITED
-            )
-        user = await session.scalar(select(User).where(User.email == email))
-        if user is None:
-            return
-        send_password_link(
-            session,
-            context.settings,
-            user=user,
-            lifetime=PASSWORD_RESET_LIFETIME,
-            template="password_reset",
-            language=await language_of_user(session, user.id),
-            params={},
-        )
-        record(
-            session,
-            context,
-            "user.password_reset_requested",
-            actor_id=user.id,
-            subject_id=encode_id("User", user.id),
-        )
 
 
 TOKEN_INVALID_MESSAGE = "This link is invalid, used or expired; ask for a new one."

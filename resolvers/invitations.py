@@ -31,13 +31,10 @@ from resolvers.outbox import enqueue
 from resolvers.pagination import Page, paginate
 from resolvers.passwords import password_weakness
 from resolvers.permissions import authorize, require_principal, require_unrestricted
-from resolvers.ratelimits import within_limit
+from resolvers.ratelimits import Limits, allowed
 from resolvers.validation import Checker
 
 INVITATION_LIFETIME = timedelta(days=7)
-PER_ACTOR_PER_MINUTE = 20
-PER_ACCOUNT_PER_DAY = 100
-PREVIEWS_PER_HOUR = 120
 
 
 class InvitationStatus(enum.Enum):
@@ -140,13 +137,9 @@ async def _invite(
                 "input",
                 "email",
             )
-        if not await within_limit(
-            session,
-            f"invite:actor:{principal.user_id}",
-            limit=PER_ACTOR_PER_MINUTE,
-            window=timedelta(minutes=1),
-        ) or not await within_limit(
-            session, f"invite:account:{account_id}", limit=PER_ACCOUNT_PER_DAY, window=timedelta(days=1)
+        limits = Limits.of(context.settings)
+        if not await allowed(session, limits.invitation_per_actor, principal.user_id) or not await allowed(
+            session, limits.invitation_per_account, account_id
         ):
             raise reject("Too many invitations; try again later.", UserErrorCode.RATE_LIMITED)
         invitation = await session.scalar(
@@ -386,13 +379,10 @@ class Preview:
 async def preview(context: Context, *, token: str) -> Preview | None:
     # The preview tells whether the invited email is registered (DESIGN rule 12): limit it per client.
     async with context.db.begin() as session:
-        allowed = await within_limit(
-            session,
-            f"invitation-preview:{client_address(context)}",
-            limit=PREVIEWS_PER_HOUR,
-            window=timedelta(hours=1),
+        within = await allowed(
+            session, Limits.of(context.settings).invitation_preview, client_address(context)
         )
-    if not allowed:
+    if not within:
         raise RateLimited
     async with context.db.read() as session:
         row = (

@@ -14,6 +14,7 @@ from models.permissions import Permission, from_mask, ordered
 from resolvers import accounts as accounts_resolve
 from resolvers import email_verification
 from resolvers import identity as resolve
+from resolvers import reset_requests
 from resolvers.context import Context, Principal
 from resolvers.errors import Rejected
 from resolvers.ids import encode_id
@@ -351,7 +352,7 @@ class PasswordResetMutations:
         self, info: Info[Context, None], input: RequestPasswordResetInput
     ) -> RequestPasswordResetPayload:
         try:
-            await resolve.request_password_reset(info.context, email=input.email)
+            await reset_requests.request_password_reset(info.context, email=input.email)
         except Rejected as rejected:
             return RequestPasswordResetPayload(user_errors=user_errors(rejected))
         return RequestPasswordResetPayload(ok=True)
