@@ -30,6 +30,7 @@ from models.hosting import CancellationType, Domain, DomainStatus, Service, Serv
 from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
 from models.permissions import Permission
+from models.persisted_documents import PersistedDocument
 from models.ratelimits import RateLimitHit
 from models.sso import ServiceLogin
 from models.support import Ticket, TicketMessage, TicketStatus
@@ -70,6 +71,7 @@ __all__ = [
     "OutboxEmail",
     "PasswordResetToken",
     "Permission",
+    "PersistedDocument",
     "Product",
     "ProductPrice",
     "ProductType",
