@@ -231,7 +231,8 @@ def graphql_response(
         encode(payload),
         status_code=status,
         media_type=f"{media_type}; charset=utf-8",
-        headers={"Cache-Control": "private, no-store", **(headers or {})},
+        # The media type follows Accept, so a cache must tell answers apart by it.
+        headers={"Cache-Control": "private, no-store", "Vary": "Accept", **(headers or {})},
     )
 
 
