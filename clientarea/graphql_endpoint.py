@@ -180,7 +180,9 @@ class GraphQLEndpoint:
             )
         response, outcome = await self._execute(request, principal, params, document.query, media_type)
         if outcome != "request error" and document.register is not None:
-            await register(self.db, document.register, document.query)
+            await register(
+                self.db, document.register, document.query, keep=self.settings.persisted_queries_max
+            )
         public = (
             request.method == "GET"
             and parsed is not None

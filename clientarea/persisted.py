@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, parse, validate
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -107,15 +107,26 @@ def _insert(db: Database) -> Any:
     return (sqlite_insert if db.is_sqlite else postgresql_insert)(PersistedDocument)
 
 
-async def register(db: Database, digest: str, document: str) -> None:
-    """Remembers a client's document; the first of concurrent registrations wins, the rest agree."""
+async def register(db: Database, digest: str, document: str, *, keep: int) -> None:
+    """Remembers a client's document; the first of concurrent registrations wins, the rest agree.
+
+    At most `keep` client documents are kept, the newest: anyone may register documents, and a
+    client whose document was dropped only sends it once more."""
     statement = (
         _insert(db)
         .values(sha256=digest, document=document, trusted=False)
         .on_conflict_do_nothing(index_elements=["sha256"])
     )
     async with db.begin() as session:
-        await session.execute(statement)
+        inserted = (await session.execute(statement)).rowcount  # type: ignore[attr-defined]
+        if inserted:
+            oldest = (
+                select(PersistedDocument.sha256)
+                .where(PersistedDocument.trusted.is_(False))
+                .order_by(PersistedDocument.created_at.desc(), PersistedDocument.sha256)
+                .offset(keep)
+            )
+            await session.execute(delete(PersistedDocument).where(PersistedDocument.sha256.in_(oldest)))
 
 
 # --- manifests -----------------------------------------------------------------------------
