@@ -180,9 +180,13 @@ class GraphQLEndpoint:
             )
         response, outcome = await self._execute(request, principal, params, document.query, media_type)
         if outcome != "request error" and document.register is not None:
-            await register(
-                self.db, document.register, document.query, keep=self.settings.persisted_queries_max
-            )
+            try:
+                await register(
+                    self.db, document.register, document.query, keep=self.settings.persisted_queries_max
+                )
+            except Exception:
+                # The operation has run: its answer stands; the client sends the query again later.
+                error_logger.warning("registering a persisted query failed", exc_info=True)
         public = (
             request.method == "GET"
             and parsed is not None

@@ -414,3 +414,15 @@ async def test_graphiql_is_served_to_a_browser_asking_for_html(api: Api) -> None
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "graphiql" in response.text.lower()
+
+
+async def test_a_cost_past_64_bits_is_answered(api: Api) -> None:
+    query = (
+        "query($n: Int, $m: Int) { viewer { accounts(first: $n) "
+        "{ edges { node { services(first: $m) { totalCount } } } } } }"
+    )
+
+    response = await post(api, {"query": query, "variables": {"n": 2**62, "m": 2**62}}, **NEW)
+
+    assert response.status_code == 400
+    assert codes(response) == ["QUERY_TOO_COMPLEX"]
