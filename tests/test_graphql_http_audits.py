@@ -7,8 +7,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
+from clientarea.app import create_app
+from models.database import Database
+from tests.conftest import production_settings
 from tests.graphql import Api
 
 GQL_RESPONSE = "application/graphql-response+json"
@@ -18,6 +22,8 @@ TYPE_QUERY = "query Type($name: String!) { __type(name: $name) { name } }"
 MISSING_FIELD = {"query": "{ 8f31403dfe404bccbb0e835f2629c6a7 }"}
 INVALID_VALUES: list[Any] = [{"obj": "ect"}, 0, False, ["array"]]
 INVALID_MAP_VALUES: list[Any] = ["string", 0, False, ["array"]]
+# They query `__type`, which is introspection: off in production unless CLIENTAREA_INTROSPECTION.
+INTROSPECTION_AUDITS = {"2EA1", "28B9", "D6D5", "6A70"}
 
 
 @dataclass(frozen=True)
@@ -251,9 +257,37 @@ def test_every_server_audit_is_here() -> None:
 
 @pytest.mark.parametrize("audit", AUDITS, ids=str)
 async def test_server_audit(api: Api, audit: Audit) -> None:
+    await check(api.client, audit)
+
+
+@pytest.mark.parametrize("audit", [a for a in AUDITS if a.id not in INTROSPECTION_AUDITS], ids=str)
+async def test_server_audit_in_production(db: Database, database_url: str, audit: Audit) -> None:
+    app = create_app(production_settings(database_url), db)
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://t") as client:
+        await check(client, audit)
+
+
+async def test_the_introspection_audits_need_introspection_in_production(
+    db: Database, database_url: str
+) -> None:
+    app = create_app(production_settings(database_url), db)
+    enabled = create_app(production_settings(database_url).model_copy(update={"introspection": True}), db)
+
+    for audit in (a for a in AUDITS if a.id in INTROSPECTION_AUDITS):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://t") as client:
+            with pytest.raises(AssertionError):
+                await check(client, audit)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=enabled), base_url="https://t"
+        ) as client:
+            await check(client, audit)
+
+
+async def check(client: httpx.AsyncClient, audit: Audit) -> None:
     body = audit.body if isinstance(audit.body, bytes | None) else json.dumps(audit.body).encode()
 
-    response = await api.client.request(
+    response = await client.request(
         audit.method, "/graphql", headers=audit.headers, content=body, params=audit.params
     )
 
