@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql, health checks, request IDs and access logs."""
+"""The Starlette application: /graphql (clientarea/graphql_endpoint.py), health checks, request IDs
+and access logs."""
 
 from __future__ import annotations
 
@@ -8,35 +9,28 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.types import ExecutionResult
 
-from clientarea.auth import InvalidToken, authenticate
 from clientarea.availability import DatabaseUnavailableMiddleware
 from clientarea.gc_tuning import tune_gc
-from clientarea.logs import current_request_id, reset_request_id, set_request_id
+from clientarea.graphql_endpoint import GraphQLEndpoint
+from clientarea.logs import reset_request_id, set_request_id
 from clientarea.mailer import Mailer
 from clientarea.settings import Settings, get_settings
 from clientarea.sso import sso_verify_endpoint
 from models.availability import DatabaseUnavailable
 from models.database import Database
-from resolvers.context import Context, Principal
-from schema.schema import INTERNAL_ERROR_MESSAGE, build_schema, error_code
+from schema.schema import build_schema
 
 access_logger = logging.getLogger("clientarea.access")
-error_logger = logging.getLogger("clientarea.errors")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
@@ -71,8 +65,8 @@ class RequestIdMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(SECURITY_HEADERS)
-                if scope["path"] == "/graphql":
-                    headers.append((b"cache-control", b"no-store"))
+                if scope["path"] == "/graphql" and not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"private, no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -91,145 +85,6 @@ class RequestIdMiddleware:
             reset_request_id(token)
 
 
-class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, db: Database, settings: Settings) -> None:
-        super().__init__(
-            build_schema(introspection=settings.introspection_enabled, max_cost=settings.max_query_cost),
-            graphql_ide="graphiql" if settings.graphiql_enabled else None,
-            allow_queries_via_get=False,
-            multipart_uploads_enabled=False,
-        )
-        self.db = db
-        self.settings = settings
-
-    async def get_context(self, request: Request | Any, response: Response | Any) -> Context:
-        principal: Principal | None = request.scope.get("state", {}).get("principal")
-        return Context(
-            db=self.db,
-            settings=self.settings,
-            request=request,
-            response=response,
-            request_id=current_request_id() or uuid.uuid4().hex,
-            principal=principal,
-        )
-
-    async def process_result(self, request: Request | Any, result: ExecutionResult) -> GraphQLHTTPResponse:
-        # Parse errors never reach schema extensions, so every error without a code gets it here.
-        for error in result.errors or ():
-            if not error.extensions or "code" not in error.extensions:
-                error.extensions = {**(error.extensions or {}), "code": error_code(error)}
-        return await super().process_result(request, result)
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-
-def _error_response(
-    status: int,
-    message: str,
-    code: str,
-    headers: dict[str, str] | None = None,
-    *,
-    request_id: str | None = None,
-) -> Response:
-    extensions = {"code": code} if request_id is None else {"code": code, "requestId": request_id}
-    return JSONResponse(
-        {"data": None, "errors": [{"message": message, "extensions": extensions}]},
-        status_code=status,
-        headers=headers,
-    )
-
-
-class GraphQLEndpoint:
-    """Checks the body size and authenticates the request, then hands it to Strawberry."""
-
-    def __init__(self, view: GraphQLView, db: Database, settings: Settings) -> None:
-        self.view = view
-        self.db = db
-        self.settings = settings
-        self.allowed_origins = frozenset(allowed_origins(settings))
-
-    def _same_site(self, request: Request) -> bool:
-        """Whether a cookie on this request may count: it comes from the dashboard, not another site."""
-        origin = request.headers.get("origin")
-        if origin is not None:
-            return origin in self.allowed_origins
-        return request.headers.get("sec-fetch-site") != "cross-site"
-
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The whole body, or None once it passes the limit (chunked bodies included)."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.settings.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        if request.method == "POST":
-            declared = request.headers.get("content-length", "")
-            body = (
-                None
-                if declared.isdigit() and int(declared) > self.settings.max_body_bytes
-                else (await self._read_body(receive))
-            )
-            if body is None:
-                limit = self.settings.max_body_bytes
-                response = _error_response(413, f"The request body exceeds {limit} bytes.", "BAD_USER_INPUT")
-                await response(scope, receive, send)
-                return
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if replayed:
-                    return await receive()
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            receive = replay
-            request = Request(scope, receive)
-        cookie = request.cookies.get(self.settings.cookie_name)
-        try:
-            principal = await authenticate(
-                self.db,
-                self.settings,
-                cookie=cookie if cookie and self._same_site(request) else None,
-                authorization=request.headers.get("authorization"),
-            )
-        except DatabaseUnavailable:
-            raise  # DatabaseUnavailableMiddleware answers 503
-        except InvalidToken:
-            response = _error_response(
-                401,
-                "The API token is invalid, revoked or expired.",
-                "UNAUTHENTICATED",
-                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-            await response(scope, receive, send)
-            return
-        except Exception:
-            # Authentication reads the database, which may be down or out of connections: answer as
-            # a failing resolver does (masked, with the request ID), the detail only in the log.
-            error_logger.exception("authenticating the request failed")
-            response = _error_response(
-                500, INTERNAL_ERROR_MESSAGE, "INTERNAL_SERVER_ERROR", request_id=current_request_id()
-            )
-            await response(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        await self.view(scope, receive, send)
-
-
 def allowed_origins(settings: Settings) -> list[str]:
     """CLIENTAREA_ALLOWED_ORIGINS, or else the dashboard's own origin from PUBLIC_URL."""
     if settings.allowed_origins:
@@ -245,7 +100,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout_seconds,
     )
-    endpoint = GraphQLEndpoint(GraphQLView(database, settings), database, settings)
+    schema = build_schema(introspection=settings.introspection_enabled, max_cost=settings.max_query_cost)
+    endpoint = GraphQLEndpoint(schema, database, settings, frozenset(allowed_origins(settings)))
 
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -274,7 +130,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app = Starlette(
         routes=[
-            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            # Every method reaches the endpoint, so a refused one is answered as GraphQL too.
+            Route("/graphql", endpoint, methods=None),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/sso/verify", sso_verify_endpoint(database, settings), methods=["POST"]),
@@ -285,7 +142,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 CORSMiddleware,
                 allow_origins=allowed_origins(settings),
                 allow_credentials=True,
-                allow_methods=["POST"],
+                allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type", "x-request-id"],
                 expose_headers=["x-request-id"],
                 max_age=600,

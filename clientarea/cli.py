@@ -77,6 +77,38 @@ def _mail_deliver(args: argparse.Namespace) -> int:
     return 0
 
 
+def _documents_load(args: argparse.Namespace) -> int:
+    """Trusts the documents of a manifest (clientarea/persisted.py); a bad manifest stores nothing."""
+    import asyncio
+    from pathlib import Path
+
+    import orjson
+
+    from clientarea.persisted import ManifestError, check_documents, documents_from_manifest, load_trusted
+    from models.database import Database
+    from schema.schema import schema
+
+    configure_logging()
+    settings = get_settings()
+    try:
+        documents = documents_from_manifest(orjson.loads(Path(args.file).read_bytes()))
+        check_documents(schema._schema, documents)
+    except (OSError, orjson.JSONDecodeError, ManifestError) as error:
+        print(f"error: {args.file}: {error}", file=sys.stderr)
+        return 1
+
+    async def load() -> int:
+        db = Database(settings.database_url)
+        try:
+            return await load_trusted(db, documents, replace=args.replace)
+        finally:
+            await db.dispose()
+
+    trusted = asyncio.run(load())
+    print(f"loaded {len(documents)} document(s); {trusted} trusted in all")
+    return 0
+
+
 def _run_staff_command(work: Callable[[Database, Settings], Awaitable[str]]) -> int:
     """Runs one audited staff command; an unknown number or ID, or a wrong state, exits 1."""
     import asyncio
@@ -261,6 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     close = accounts_commands.add_parser("close", help="an ACTIVE account becomes CLOSED and cannot order")
     close.add_argument("account_id", help="the account's global ID, as the API shows it")
     close.set_defaults(run=_accounts_close)
+
+    documents = commands.add_parser("documents", help="persisted GraphQL documents")
+    documents_commands = documents.add_subparsers(dest="documents_command", required=True)
+    load = documents_commands.add_parser(
+        "load", help="trust the documents of a manifest (hash → document JSON, or Apollo's manifest)"
+    )
+    load.add_argument("file", help="the manifest, a JSON file")
+    load.add_argument(
+        "--replace", action="store_true", help="withdraw trust from every document not in this manifest"
+    )
+    load.set_defaults(run=_documents_load)
 
     jobs = commands.add_parser("jobs", help="the periodic work")
     jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # The most nodes one query may ask for (see schema/limits.py), and the largest request body.
     max_query_cost: int = 50_000
     max_body_bytes: int = 64 * 1024
+    # Production hardening: a cookie session (the dashboard) may run only the documents registered
+    # with `clientarea documents load`; API tokens and anonymous callers may still send any query.
+    trusted_documents_only: bool = False
+    # Automatic persisted queries: how many client-registered documents the database keeps.
+    persisted_queries_max: int = Field(default=10_000, ge=1)
 
     # Departments a ticket can be opened in, as the dashboard lists them (env: a JSON list).
     ticket_departments: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(

@@ -32,6 +32,7 @@ from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
 from models.password_resets import PasswordResetRequest
 from models.permissions import Permission
+from models.persisted_documents import PersistedDocument
 from models.ratelimits import RateLimitHit
 from models.sso import ServiceLogin
 from models.support import Ticket, TicketMessage, TicketStatus
@@ -74,6 +75,7 @@ __all__ = [
     "PasswordResetRequest",
     "PasswordResetToken",
     "Permission",
+    "PersistedDocument",
     "Product",
     "ProductPrice",
     "ProductType",

@@ -141,6 +141,6 @@ async def test_cors_answers_the_allowed_origin_only(api: Api) -> None:
 async def test_security_headers(api: Api) -> None:
     response = await api.client.post("/graphql", json={"query": VIEWER})
 
-    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["cache-control"] == "private, no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer"
