@@ -33,6 +33,7 @@ from models.permissions import Permission
 from models.ratelimits import RateLimitHit
 from models.sso import ServiceLogin
 from models.support import Ticket, TicketMessage, TicketStatus
+from models.two_factor import TwoFactorChallenge, TwoFactorCredential, TwoFactorRecoveryCode
 from models.users import User
 
 __all__ = [
@@ -81,5 +82,8 @@ __all__ = [
     "Ticket",
     "TicketMessage",
     "TicketStatus",
+    "TwoFactorChallenge",
+    "TwoFactorCredential",
+    "TwoFactorRecoveryCode",
     "User",
 ]

@@ -29,6 +29,8 @@ class UserErrorCode(enum.Enum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     TOKEN_INVALID = "TOKEN_INVALID"
     WEAK_PASSWORD = "WEAK_PASSWORD"
+    # The account requires two-factor sign-in and the viewer has not turned it on.
+    TWO_FACTOR_REQUIRED = "TWO_FACTOR_REQUIRED"
 
 
 @dataclass(frozen=True)

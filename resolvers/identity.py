@@ -23,6 +23,7 @@ from models.base import utcnow
 from models.permissions import Permission, to_mask
 from models.ratelimits import RateLimitHit
 from models.users import User
+from resolvers import two_factor
 from resolvers.accounts import add_account, check_account
 from resolvers.affiliates import referrer_by_code
 from resolvers.audit import record
@@ -163,7 +164,16 @@ def _email_taken() -> Rejected:
     )
 
 
-async def sign_in(context: Context, *, email: str, password: str) -> User:
+@dataclass(frozen=True)
+class SignedIn:
+    """A right password: the user, and either a started session or, with two-factor sign-in on,
+    the challenge that completeSignIn redeems with a code (no session yet)."""
+
+    user: User
+    challenge: str | None = None
+
+
+async def sign_in(context: Context, *, email: str, password: str) -> SignedIn:
     normalised = (email or "").strip().lower()
     throttle = f"sign-in:{normalised}"
     async with context.db.read() as session:
@@ -180,6 +190,15 @@ async def sign_in(context: Context, *, email: str, password: str) -> User:
     if user is None or not matched:
         await _sign_in_failed(context, throttle, user)
         raise reject("Wrong email or password.", UserErrorCode.INVALID_CREDENTIALS)
+    challenge = await two_factor.challenge_if_enabled(context, user.id)
+    if challenge is not None:
+        return SignedIn(user, challenge)
+    await open_session(context, user)
+    return SignedIn(user)
+
+
+async def open_session(context: Context, user: User) -> None:
+    """Signs the user in: a new session replaces the browser's old one; audited."""
     await _revoke_current_session(context)
     async with context.db.begin() as session:
         secret, login = start_session(session, context.settings, user.id)
@@ -193,7 +212,6 @@ async def sign_in(context: Context, *, email: str, password: str) -> User:
             subject_id=encode_id("User", user.id),
         )
     await _begin_session(context, user, secret, login.id)
-    return user
 
 
 async def _sign_in_failed(context: Context, throttle: str, user: User | None) -> None:
@@ -391,7 +409,7 @@ async def request_password_reset(context: Context, *, email: str) -> None:
 TOKEN_INVALID_MESSAGE = "This link is invalid, used or expired; ask for a new one."
 
 
-async def reset_password(context: Context, *, token: str, password: str) -> User:
+async def reset_password(context: Context, *, token: str, password: str) -> SignedIn:
     """Sets the password from an emailed token, ends every other session of the user, starts one."""
     async with context.db.read() as session:
         found = await find_usable_token(session, token)
@@ -418,8 +436,15 @@ async def reset_password(context: Context, *, token: str, password: str) -> User
             .where(Session.user_id == user.id, Session.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        secret, login = start_session(session, context.settings, user.id)
-        await session.flush()
+        # With two-factor sign-in on, the emailed link is one factor: the session waits for the other.
+        challenge = (
+            two_factor.issue_challenge(session, user.id)
+            if await two_factor.is_enabled(session, user.id)
+            else None
+        )
+        if challenge is None:
+            secret, login = start_session(session, context.settings, user.id)
+            await session.flush()
         record(
             session,
             context,
@@ -428,5 +453,8 @@ async def reset_password(context: Context, *, token: str, password: str) -> User
             subject_id=encode_id("User", user.id),
         )
     await _revoke_current_session(context)
+    if challenge is not None:
+        _clear_session_cookie(context)
+        return SignedIn(user, challenge)
     await _begin_session(context, user, secret, login.id)
-    return user
+    return SignedIn(user)

@@ -146,6 +146,12 @@ class Viewer:
         )
         return Connection.of(page, Invoice.of)
 
+    @strawberry.field(description="Whether signing in needs a second factor (a TOTP code) for this user.")
+    async def two_factor_enabled(self, info: Info[Context, None]) -> bool:
+        from resolvers.two_factor import viewer_has_two_factor
+
+        return await viewer_has_two_factor(info.context)
+
     @strawberry.field(description="The viewer's API tokens (never their secret).")
     async def api_tokens(self, info: Info[Context, None]) -> list[ApiToken]:
         return [ApiToken.of(row) for row in await resolve.viewer_api_tokens(info.context)]
@@ -180,6 +186,13 @@ class SignInInput:
 @strawberry.type
 class SignInPayload:
     user: User | None = None
+    two_factor_challenge: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Set when the password was right and the user has two-factor sign-in: no session has started "
+            "yet; pass it to completeSignIn with a code within 5 minutes."
+        ),
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -253,10 +266,12 @@ class IdentityMutations:
     @strawberry.mutation(description="Start a cookie session.")
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> SignInPayload:
         try:
-            user = await resolve.sign_in(info.context, email=input.email, password=input.password)
+            signed_in = await resolve.sign_in(info.context, email=input.email, password=input.password)
         except Rejected as rejected:
             return SignInPayload(user_errors=user_errors(rejected))
-        return SignInPayload(user=User.of(user))
+        if signed_in.challenge is not None:
+            return SignInPayload(two_factor_challenge=signed_in.challenge)
+        return SignInPayload(user=User.of(signed_in.user))
 
     @strawberry.mutation(extensions=authenticated())
     async def sign_out(self, info: Info[Context, None]) -> SignOutPayload:
@@ -319,6 +334,10 @@ class ResetPasswordInput:
 @strawberry.type
 class ResetPasswordPayload:
     user: User | None = None
+    two_factor_challenge: str | None = strawberry.field(
+        default=None,
+        description="Set instead of a session for a user with two-factor sign-in (see SignInPayload).",
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -348,7 +367,9 @@ class PasswordResetMutations:
         self, info: Info[Context, None], input: ResetPasswordInput
     ) -> ResetPasswordPayload:
         try:
-            user = await resolve.reset_password(info.context, token=input.token, password=input.password)
+            signed_in = await resolve.reset_password(info.context, token=input.token, password=input.password)
         except Rejected as rejected:
             return ResetPasswordPayload(user_errors=user_errors(rejected))
-        return ResetPasswordPayload(user=User.of(user))
+        if signed_in.challenge is not None:
+            return ResetPasswordPayload(two_factor_challenge=signed_in.challenge)
+        return ResetPasswordPayload(user=User.of(signed_in.user))
