@@ -438,7 +438,7 @@ async def reset_password(context: Context, *, token: str, password: str) -> Sign
         )
         # With two-factor sign-in on, the emailed link is one factor: the session waits for the other.
         challenge = (
-            two_factor.issue_challenge(session, user.id)
+            await two_factor.issue_challenge(session, user.id)
             if await two_factor.is_enabled(session, user.id)
             else None
         )

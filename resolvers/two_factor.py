@@ -248,13 +248,20 @@ async def attempt_failed(context: Context, *, action: str, user_id: uuid.UUID) -
 # --- challenges ---------------------------------------------------------------------------
 
 
-def issue_challenge(session: AsyncSession, user_id: uuid.UUID) -> str:
-    """A sign-in waiting for its second step: the secret goes to the caller, its hash to the database."""
+async def issue_challenge(session: AsyncSession, user_id: uuid.UUID) -> str:
+    """A sign-in waiting for its second step: the secret goes to the caller, its hash to the database.
+
+    The user's spent challenges go at the same time, so the table holds only live ones."""
+    now = utcnow()
+    await session.execute(
+        delete(TwoFactorChallenge).where(
+            TwoFactorChallenge.user_id == user_id,
+            or_(TwoFactorChallenge.used_at.is_not(None), TwoFactorChallenge.expires_at <= now),
+        )
+    )
     secret = secrets.token_urlsafe(32)
     session.add(
-        TwoFactorChallenge(
-            user_id=user_id, token_hash=digest(secret), expires_at=utcnow() + CHALLENGE_LIFETIME
-        )
+        TwoFactorChallenge(user_id=user_id, token_hash=digest(secret), expires_at=now + CHALLENGE_LIFETIME)
     )
     return secret
 
@@ -265,7 +272,7 @@ async def challenge_if_enabled(context: Context, user_id: uuid.UUID) -> str | No
         if not await is_enabled(session, user_id):
             return None
     async with context.db.begin() as session:
-        challenge = issue_challenge(session, user_id)
+        challenge = await issue_challenge(session, user_id)
         record(
             session,
             context,

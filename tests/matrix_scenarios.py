@@ -399,7 +399,7 @@ async def _two_factor_challenge(o: Objects) -> str:
     user = add_user(o.session, "second-step")
     await o.session.flush()
     o.models["two_factor_device"] = _device(o, user, enabled=True)
-    return issue_challenge(o.session, user.id)
+    return await issue_challenge(o.session, user.id)
 
 
 @builds("twoFactorCode")

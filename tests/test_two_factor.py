@@ -450,7 +450,7 @@ async def test_secrets_survive_a_key_rotation_and_move_to_the_new_key(
     user = await _user(db, settings)
     device: TwoFactorDevice = await enable_two_factor(db, before, user)
     rotated = make_settings(settings.database_url, two_factor_keys=[new_key, old_key])
-    transport = httpx.ASGITransport(app=create_app(rotated, db))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=create_app(rotated, db))
 
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
         browser = Api(lambda: client, db)
