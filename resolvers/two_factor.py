@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clientarea.auth import digest
 from clientarea.settings import Settings
 from models.base import utcnow
+from models.database import Database
 from models.ratelimits import RateLimitHit
 from models.two_factor import TwoFactorChallenge, TwoFactorCredential, TwoFactorRecoveryCode
-from resolvers.audit import record
+from resolvers.audit import record, record_system
 from resolvers.context import Context
 from resolvers.errors import Rejected, UserErrorCode, reject
 from resolvers.ids import encode_id
@@ -65,6 +66,37 @@ def encrypt_secret(settings: Settings, secret: str) -> str:
 
 def decrypt_secret(settings: Settings, encrypted: str) -> str:
     return fernet(settings).decrypt(encrypted.encode()).decode()
+
+
+async def reencrypt_secrets(db: Database, settings: Settings, *, batch: int = 500) -> int:
+    """Re-encrypts every stored secret with the first key, so an older key can then be retired.
+
+    Idempotent and safe beside live traffic: each row is rewritten only if it still holds what was read.
+    """
+    done = 0
+    after: uuid.UUID | None = None
+    while True:
+        async with db.begin() as session:
+            statement = select(TwoFactorCredential).order_by(TwoFactorCredential.user_id).limit(batch)
+            if after is not None:
+                statement = statement.where(TwoFactorCredential.user_id > after)
+            rows = list(await session.scalars(statement))
+            for row in rows:
+                rotated = fernet(settings).rotate(row.secret_encrypted.encode()).decode()
+                await session.execute(
+                    update(TwoFactorCredential)
+                    .where(
+                        TwoFactorCredential.user_id == row.user_id,
+                        TwoFactorCredential.secret_encrypted == row.secret_encrypted,
+                    )
+                    .values(secret_encrypted=rotated)
+                )
+            if rows:
+                record_system(session, "two_factor.keys_rotated")
+        done += len(rows)
+        if len(rows) < batch:
+            return done
+        after = rows[-1].user_id
 
 
 # --- codes --------------------------------------------------------------------------------

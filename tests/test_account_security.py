@@ -205,3 +205,29 @@ async def test_a_member_without_two_factor_may_still_leave(
     )
 
     assert response.user_error_codes("removeMember") == []
+
+
+async def test_an_owner_without_two_factor_where_it_is_required_holds_nothing_either(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    # As after an ownership transfer to a member who never turned it on.
+    owner, account = await _owner(db, settings)
+    member = await add_member(db, account=account, user=await create_user(db), permissions=EVERY)
+    await require_two_factor(db, account)
+    browser = await _browser(api, db, settings, owner)
+    account_id = encode_id("ClientAccount", account.id)
+
+    transfer = await browser(
+        "mutation($id: ID!) { transferAccountOwnership(input: {membershipId: $id}) { userErrors { code } } }",
+        {"id": encode_id("Membership", member.id)},
+    )
+    turn_off = await browser(REQUIRE, {"accountId": account_id, "on": False})
+
+    assert transfer.user_error_codes("transferAccountOwnership") == ["TWO_FACTOR_REQUIRED"]
+    assert turn_off.user_error_codes("updateAccountSecurity") == ["TWO_FACTOR_REQUIRED"]
+    await enable_two_factor(db, settings, owner)
+    turned_off = await browser(REQUIRE, {"accountId": account_id, "on": False})
+    assert turned_off.payload("updateAccountSecurity")["account"] == {
+        "id": account_id,
+        "requireTwoFactor": False,
+    }

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pyotp
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 
@@ -20,7 +21,7 @@ from models.base import utcnow
 from models.database import Database
 from models.two_factor import TwoFactorChallenge, TwoFactorCredential
 from models.users import User
-from resolvers.two_factor import decrypt_secret
+from resolvers.two_factor import decrypt_secret, reencrypt_secrets
 from tests.conftest import make_settings
 from tests.factories import (
     TwoFactorDevice,
@@ -461,3 +462,31 @@ async def test_secrets_survive_a_key_rotation_and_move_to_the_new_key(
         stored = await session.get_one(TwoFactorCredential, user.id)
     only_new = make_settings(settings.database_url, two_factor_keys=[new_key])
     assert decrypt_secret(only_new, stored.secret_encrypted) == device.secret
+
+
+async def test_rotate_keys_moves_every_secret_to_the_first_key(db: Database, settings: Settings) -> None:
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = make_settings(settings.database_url, two_factor_keys=[old_key])
+    devices = {}
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        user = await _user(db, settings, email)
+        devices[user.id] = await enable_two_factor(db, before, user)
+    rotated = make_settings(settings.database_url, two_factor_keys=[new_key, old_key])
+
+    moved = await reencrypt_secrets(db, rotated, batch=2)
+    again = await reencrypt_secrets(db, rotated, batch=2)
+
+    assert (moved, again) == (3, 3)
+    only_new = make_settings(settings.database_url, two_factor_keys=[new_key])
+    async with db.read() as session:
+        for row in await session.scalars(select(TwoFactorCredential)):
+            assert decrypt_secret(only_new, row.secret_encrypted) == devices[row.user_id].secret
+    assert await _count(db, "two_factor.keys_rotated") == 4
+
+
+def test_production_needs_its_own_two_factor_keys() -> None:
+    with pytest.raises(ValueError, match="CLIENTAREA_TWO_FACTOR_KEYS must be set"):
+        Settings(env="production", secret_key="k" * 40, sso_signing_key="s" * 40, sso_panel_secret="p" * 40)
+    with pytest.raises(ValueError, match="not a Fernet key") as refused:
+        Settings(two_factor_keys=["not-a-key"])
+    assert "not-a-key" not in str(refused.value)
