@@ -173,6 +173,16 @@ async def _owned_accounts_requiring_it(session: AsyncSession, user_id: uuid.UUID
     return list(names)
 
 
+def _refuse_owner_who_requires_it(owned: list[str]) -> None:
+    """The owner would lock themself out of their own accounts."""
+    if owned:
+        raise reject(
+            f"You own accounts that require two-factor sign-in ({', '.join(owned)}); "
+            "stop requiring it there first.",
+            UserErrorCode.INVALID,
+        )
+
+
 async def disable(context: Context, *, password: str, code: str) -> None:
     """Turns two-factor sign-in off with the password and a current or recovery code."""
     principal = _cookie_session(context)
@@ -180,20 +190,15 @@ async def disable(context: Context, *, password: str, code: str) -> None:
     current = await _credential(context, principal.user_id)
     if current is None or current.enabled_at is None:
         raise reject("Two-factor sign-in is not on.", UserErrorCode.INVALID)
+    async with context.db.read() as session:
+        _refuse_owner_who_requires_it(await _owned_accounts_requiring_it(session, principal.user_id))
     password_key = await _check_password(context, principal.user_id, password)
     code_key = two_factor.throttle_key("code", principal.user_id)
     await two_factor.count_attempt(context, code_key, action=CODE_FAILED, user_id=principal.user_id)
     try:
         async with context.db.begin() as session:
-            owned = await _owned_accounts_requiring_it(session, principal.user_id)
-            if owned:
-                # The owner would lock themself out of their own account.
-                raise reject(
-                    "You own accounts that require two-factor sign-in ("
-                    + ", ".join(owned)
-                    + "); stop requiring it there first.",
-                    UserErrorCode.INVALID,
-                )
+            # Again, inside the change: the owner may have required it meanwhile.
+            _refuse_owner_who_requires_it(await _owned_accounts_requiring_it(session, principal.user_id))
             if not await two_factor.use_code(
                 session, context.settings, user_id=principal.user_id, kind=kind, code=cleaned
             ):
