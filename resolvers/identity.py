@@ -410,7 +410,8 @@ TOKEN_INVALID_MESSAGE = "This link is invalid, used or expired; ask for a new on
 
 
 async def reset_password(context: Context, *, token: str, password: str) -> SignedIn:
-    """Sets the password from an emailed token, ends every other session of the user, starts one."""
+    """Sets the password from an emailed token, ends every other session of the user, starts one
+    (with two-factor sign-in on: a challenge for the second step instead)."""
     async with context.db.read() as session:
         found = await find_usable_token(session, token)
     check = Checker()

@@ -263,7 +263,12 @@ class IdentityMutations:
             return SignUpPayload(user_errors=user_errors(rejected))
         return SignUpPayload(user=User.of(user), account=ClientAccount.of(account))
 
-    @strawberry.mutation(description="Start a cookie session.")
+    @strawberry.mutation(
+        description=(
+            "Start a cookie session; for a user with two-factor sign-in, return a twoFactorChallenge "
+            "for completeSignIn instead."
+        )
+    )
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> SignInPayload:
         try:
             signed_in = await resolve.sign_in(info.context, email=input.email, password=input.password)
@@ -360,7 +365,8 @@ class PasswordResetMutations:
     @strawberry.mutation(
         description=(
             "Sets a new password from an emailed token (also how an owner registered on their behalf "
-            "sets their first password); starts a session."
+            "sets their first password); starts a session, or, for a user with two-factor sign-in, "
+            "returns a twoFactorChallenge instead."
         )
     )
     async def reset_password(
