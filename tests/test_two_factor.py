@@ -4,6 +4,9 @@ codes, throttled codes, and secrets encrypted at rest."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -490,3 +493,38 @@ def test_production_needs_its_own_two_factor_keys() -> None:
     with pytest.raises(ValueError, match="not a Fernet key") as refused:
         Settings(two_factor_keys=["not-a-key"])
     assert "not-a-key" not in str(refused.value)
+
+
+async def test_rotate_keys_from_the_command_line(db: Database, settings: Settings) -> None:
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    user = await _user(db, settings)
+    device = await enable_two_factor(
+        db, make_settings(settings.database_url, two_factor_keys=[old_key]), user
+    )
+    env = {
+        **os.environ,
+        "CLIENTAREA_DATABASE_URL": settings.database_url,
+        "CLIENTAREA_ENV": "test",
+        "CLIENTAREA_TWO_FACTOR_KEYS": json.dumps([new_key, old_key]),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "clientarea.cli",
+        "two-factor",
+        "rotate-keys",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+
+    assert (process.returncode, out.decode(), err.decode()) == (
+        0,
+        "re-encrypted 1 two-factor secret(s) with the first key\n",
+        "",
+    )
+    async with db.read() as session:
+        stored = await session.get_one(TwoFactorCredential, user.id)
+    only_new = make_settings(settings.database_url, two_factor_keys=[new_key])
+    assert decrypt_secret(only_new, stored.secret_encrypted) == device.secret
