@@ -109,6 +109,15 @@ def _documents_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def _two_factor_rotate_keys(_args: argparse.Namespace) -> int:
+    from resolvers.two_factor import reencrypt_secrets
+
+    async def work(db: Database, settings: Settings) -> str:
+        return f"re-encrypted {await reencrypt_secrets(db, settings)} two-factor secret(s) with the first key"
+
+    return _run_staff_command(work)
+
+
 def _run_staff_command(work: Callable[[Database, Settings], Awaitable[str]]) -> int:
     """Runs one audited staff command; an unknown number or ID, or a wrong state, exits 1."""
     import asyncio
@@ -245,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     deliver = mail_commands.add_parser("deliver", help="send the emails that are due, once")
     deliver.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     deliver.set_defaults(run=_mail_deliver)
+
+    two_factor = commands.add_parser("two-factor", help="two-factor sign-in")
+    two_factor_commands = two_factor.add_subparsers(dest="two_factor_command", required=True)
+    two_factor_commands.add_parser(
+        "rotate-keys",
+        help="re-encrypt every two-factor secret with the first of CLIENTAREA_TWO_FACTOR_KEYS",
+    ).set_defaults(run=_two_factor_rotate_keys)
 
     tickets = commands.add_parser("tickets", help="support tickets")
     tickets_commands = tickets.add_subparsers(dest="tickets_command", required=True)

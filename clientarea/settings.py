@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
 from pydantic import Field, StringConstraints, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,7 +19,8 @@ DEVELOPMENT_SSO_PANEL_SECRET = "development-only-sso-panel-secret-change-me"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CLIENTAREA_", extra="ignore")
+    # Errors never quote the input: it may hold a key.
+    model_config = SettingsConfigDict(env_prefix="CLIENTAREA_", extra="ignore", hide_input_in_errors=True)
 
     env: Literal["development", "production", "test"] = "development"
     database_url: str = "sqlite+aiosqlite:///./clientarea.db"
@@ -100,6 +104,11 @@ class Settings(BaseSettings):
     # Freeze start-up objects and raise the collector's threshold (clientarea/gc_tuning.py).
     gc_tuning: bool = True
 
+    # Fernet keys that encrypt two-factor secrets at rest (env: a JSON list). The first encrypts,
+    # every one decrypts, so a new key goes first and an old one stays until nothing uses it (see
+    # README). Empty: a key derived from SECRET_KEY, allowed outside production only.
+    two_factor_keys: list[str] = Field(default_factory=list, repr=False)
+
     db_pool_size: int = 10
     db_pool_timeout_seconds: float = 10.0
 
@@ -117,6 +126,28 @@ class Settings(BaseSettings):
             if self.sso_panel_secret == DEVELOPMENT_SSO_PANEL_SECRET:
                 raise ValueError("CLIENTAREA_SSO_PANEL_SECRET must be set in production")
         return self
+
+    @model_validator(mode="after")
+    def _two_factor_keys_are_fernet_keys(self) -> Settings:
+        if self.env == "production" and not self.two_factor_keys:
+            raise ValueError("CLIENTAREA_TWO_FACTOR_KEYS must be set in production")
+        for key in self.two_factor_keys:
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "CLIENTAREA_TWO_FACTOR_KEYS holds a key that is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes)"
+                ) from None
+        return self
+
+    @property
+    def two_factor_fernet_keys(self) -> list[str]:
+        """The keys in use: the configured ones, or in development one derived from SECRET_KEY."""
+        if self.two_factor_keys:
+            return list(self.two_factor_keys)
+        derived = hashlib.sha256(b"clientarea two-factor secrets\0" + self.secret_key.encode()).digest()
+        return [base64.urlsafe_b64encode(derived).decode()]
 
     @property
     def graphiql_enabled(self) -> bool:

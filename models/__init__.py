@@ -36,6 +36,7 @@ from models.persisted_documents import PersistedDocument
 from models.ratelimits import RateLimitHit
 from models.sso import ServiceLogin
 from models.support import Ticket, TicketMessage, TicketStatus
+from models.two_factor import TwoFactorChallenge, TwoFactorCredential, TwoFactorRecoveryCode
 from models.users import User
 
 __all__ = [
@@ -87,5 +88,8 @@ __all__ = [
     "Ticket",
     "TicketMessage",
     "TicketStatus",
+    "TwoFactorChallenge",
+    "TwoFactorCredential",
+    "TwoFactorRecoveryCode",
     "User",
 ]

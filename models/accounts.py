@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, IdMixin
@@ -45,6 +45,8 @@ class ClientAccount(IdMixin, CreatedAtMixin, Base):
     referred_by_affiliate_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("affiliates.id", ondelete="SET NULL", use_alter=True), index=True
     )
+    # Set by the owner: members without two-factor sign-in hold no permission here (DESIGN rule 17).
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (Index(None, "name", "id"),)
 

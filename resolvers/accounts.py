@@ -24,7 +24,13 @@ from resolvers.errors import Rejected, UserErrorCode, reject
 from resolvers.ids import encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.password_resets import send_password_link
-from resolvers.permissions import authorize, memberships_of, require_principal, require_unrestricted
+from resolvers.permissions import (
+    authorize,
+    memberships_of,
+    require_principal,
+    require_unrestricted,
+    two_factor_enabled,
+)
 from resolvers.ratelimits import Limits, allowed
 from resolvers.validation import BillingProfile, BillingProfileLike, Checker, check_billing_profile
 
@@ -153,7 +159,11 @@ async def viewer_accounts(
     principal = require_principal(context)
     memberships = memberships_of(principal).subquery()
     statement: Any = select(
-        ClientAccount, memberships.c.id, memberships.c.role, memberships.c.permissions
+        ClientAccount,
+        memberships.c.id,
+        memberships.c.role,
+        memberships.c.permissions,
+        two_factor_enabled(principal.user_id),
     ).join(memberships, memberships.c.account_id == ClientAccount.id)
     if search and search.strip():
         statement = statement.where(
@@ -168,13 +178,14 @@ async def viewer_accounts(
         after=after,
     )
     edges: list[tuple[str, tuple[ClientAccount, Access]]] = []
-    for cursor, (account, membership_id, role, mask) in page.edges:
+    for cursor, (account, membership_id, role, mask, two_factor_on) in page.edges:
         access = Access.of(
             principal,
             account_id=account.id,
             membership_id=membership_id,
             role=role,
             granted=from_mask(mask),
+            two_factor_required=account.require_two_factor and not two_factor_on,
         )
         context.loaders.access.prime(account.id, access)
         context.loaders.account.prime(account.id, account)

@@ -52,6 +52,9 @@ class Access:
     membership_id: uuid.UUID
     role: MembershipRole
     permissions: frozenset[Permission]
+    # The account requires two-factor sign-in and the user has not turned it on: no permission
+    # holds here (DESIGN rule 17), and mutations answer TWO_FACTOR_REQUIRED.
+    two_factor_required: bool = False
 
     def allows(self, *any_of: Permission) -> bool:
         return any(p in self.permissions for p in any_of)
@@ -65,9 +68,12 @@ class Access:
         membership_id: uuid.UUID,
         role: MembershipRole,
         granted: frozenset[Permission],
+        two_factor_required: bool = False,
     ) -> Access:
         held = ALL_PERMISSIONS if role is MembershipRole.OWNER else granted
-        return cls(account_id, membership_id, role, principal.narrow(held))
+        if two_factor_required:
+            held = frozenset()
+        return cls(account_id, membership_id, role, principal.narrow(held), two_factor_required)
 
 
 @dataclass

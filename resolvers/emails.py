@@ -104,6 +104,106 @@ TEMPLATES: dict[str, dict[str, Template]] = {
             action="E-Mail-Adresse bestätigen",
         ),
     },
+    "two_factor_enabled": {
+        "en": Template(
+            subject="Two-factor sign-in is on",
+            paragraphs=(
+                "Hello {name},",
+                "Two-factor sign-in was turned on for your client area login on {when}. From now "
+                "on, signing in needs a code from your authenticator app or one of your recovery codes.",
+                "If it was not you, reset your password at once and contact us:",
+                "{link}",
+            ),
+            action="Open the client area",
+        ),
+        "de": Template(
+            subject="Zwei-Faktor-Anmeldung ist aktiv",
+            paragraphs=(
+                "Guten Tag {name},",
+                "Für Ihren Kundenbereich-Zugang wurde am {when} die Zwei-Faktor-Anmeldung "
+                "eingeschaltet. Ab jetzt braucht die Anmeldung einen Code aus Ihrer "
+                "Authenticator-App oder einen Ihrer Wiederherstellungscodes.",
+                "Wenn Sie das nicht waren, setzen Sie sofort Ihr Passwort zurück und kontaktieren Sie uns:",
+                "{link}",
+            ),
+            action="Kundenbereich öffnen",
+        ),
+    },
+    "two_factor_disabled": {
+        "en": Template(
+            subject="Two-factor sign-in is off",
+            paragraphs=(
+                "Hello {name},",
+                "Two-factor sign-in was turned off for your client area login on {when}. Signing in "
+                "now needs only your password, and accounts that require two-factor sign-in are "
+                "closed to you until you turn it on again.",
+                "If it was not you, reset your password at once and contact us:",
+                "{link}",
+            ),
+            action="Open the client area",
+        ),
+        "de": Template(
+            subject="Zwei-Faktor-Anmeldung ist ausgeschaltet",
+            paragraphs=(
+                "Guten Tag {name},",
+                "Für Ihren Kundenbereich-Zugang wurde am {when} die Zwei-Faktor-Anmeldung "
+                "ausgeschaltet. Die Anmeldung braucht jetzt nur Ihr Passwort, und Konten, die "
+                "Zwei-Faktor-Anmeldung verlangen, bleiben Ihnen verschlossen, bis Sie sie wieder "
+                "einschalten.",
+                "Wenn Sie das nicht waren, setzen Sie sofort Ihr Passwort zurück und kontaktieren Sie uns:",
+                "{link}",
+            ),
+            action="Kundenbereich öffnen",
+        ),
+    },
+    "two_factor_recovery_code_used": {
+        "en": Template(
+            subject="A recovery code was used to sign in",
+            paragraphs=(
+                "Hello {name},",
+                "Someone signed in to your client area login with one of your recovery codes on "
+                "{when}. Each code works once; you have {left} left.",
+                "If it was not you, reset your password at once and contact us:",
+                "{link}",
+            ),
+            action="Open the client area",
+        ),
+        "de": Template(
+            subject="Anmeldung mit einem Wiederherstellungscode",
+            paragraphs=(
+                "Guten Tag {name},",
+                "Am {when} wurde Ihr Kundenbereich-Zugang mit einem Ihrer Wiederherstellungscodes "
+                "angemeldet. Jeder Code gilt einmal; Sie haben noch {left}.",
+                "Wenn Sie das nicht waren, setzen Sie sofort Ihr Passwort zurück und kontaktieren Sie uns:",
+                "{link}",
+            ),
+            action="Kundenbereich öffnen",
+        ),
+    },
+    "two_factor_required": {
+        "en": Template(
+            subject="{account} requires two-factor sign-in",
+            paragraphs=(
+                "Hello {name},",
+                "The owner of the client account {account} now requires two-factor sign-in of "
+                "everyone who acts in it. Until you turn it on for your login, you can do nothing "
+                "there. Turn it on in your security settings:",
+                "{link}",
+            ),
+            action="Open the security settings",
+        ),
+        "de": Template(
+            subject="{account} verlangt Zwei-Faktor-Anmeldung",
+            paragraphs=(
+                "Guten Tag {name},",
+                "Der Inhaber des Kundenkontos {account} verlangt jetzt von allen, die darin tätig "
+                "sind, die Zwei-Faktor-Anmeldung. Bis Sie sie für Ihren Zugang einschalten, können "
+                "Sie dort nichts tun. Schalten Sie sie in Ihren Sicherheitseinstellungen ein:",
+                "{link}",
+            ),
+            action="Sicherheitseinstellungen öffnen",
+        ),
+    },
     "account_created_on_behalf": {
         "en": Template(
             subject="Your client account {account} is ready",

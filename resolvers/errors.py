@@ -30,6 +30,8 @@ class UserErrorCode(enum.Enum):
     TOKEN_INVALID = "TOKEN_INVALID"
     WEAK_PASSWORD = "WEAK_PASSWORD"
     EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
+    # The account requires two-factor sign-in and the viewer has not turned it on.
+    TWO_FACTOR_REQUIRED = "TWO_FACTOR_REQUIRED"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from models.auth import ApiToken, ApiTokenAccount, Session
 from models.base import utcnow
 from models.permissions import Permission, to_mask
 from models.users import User
+from resolvers import two_factor
 from resolvers.accounts import add_account, check_account
 from resolvers.affiliates import referrer_by_code
 from resolvers.audit import record
@@ -164,7 +165,16 @@ def _email_taken() -> Rejected:
     )
 
 
-async def sign_in(context: Context, *, email: str, password: str) -> User:
+@dataclass(frozen=True)
+class SignedIn:
+    """A right password: the user, and either a started session or, with two-factor sign-in on,
+    the challenge that completeSignIn redeems with a code (no session yet)."""
+
+    user: User
+    challenge: str | None = None
+
+
+async def sign_in(context: Context, *, email: str, password: str) -> SignedIn:
     normalised = (email or "").strip().lower()
     limit = Limits.of(context.settings).sign_in
     async with context.db.read() as session:
@@ -190,10 +200,20 @@ async def sign_in(context: Context, *, email: str, password: str) -> User:
         async with context.db.begin() as session:
             _audit_failure(session, context, user)
         raise reject("Wrong email or password.", UserErrorCode.INVALID_CREDENTIALS)
+    # A right password is no failure: its place in the count is given back.
+    async with context.db.begin() as session:
+        await release_attempt(session, attempt)
+    challenge = await two_factor.challenge_if_enabled(context, user.id)
+    if challenge is not None:
+        return SignedIn(user, challenge)
+    await open_session(context, user)
+    return SignedIn(user)
+
+
+async def open_session(context: Context, user: User) -> None:
+    """Signs the user in: a new session replaces the browser's old one; audited."""
     await _revoke_current_session(context)
     async with context.db.begin() as session:
-        # A right password is no failure: its place in the count is given back.
-        await release_attempt(session, attempt)
         secret, login = start_session(session, context.settings, user.id)
         await session.execute(update(User).where(User.id == user.id).values(last_login_at=utcnow()))
         await session.flush()
@@ -205,7 +225,6 @@ async def sign_in(context: Context, *, email: str, password: str) -> User:
             subject_id=encode_id("User", user.id),
         )
     await _begin_session(context, user, secret, login.id)
-    return user
 
 
 def _audit_failure(session: AsyncSession, context: Context, user: User | None) -> None:
@@ -351,8 +370,9 @@ async def viewer_api_tokens(context: Context) -> list[ApiToken]:
 TOKEN_INVALID_MESSAGE = "This link is invalid, used or expired; ask for a new one."
 
 
-async def reset_password(context: Context, *, token: str, password: str) -> User:
-    """Sets the password from an emailed token, ends every other session of the user, starts one."""
+async def reset_password(context: Context, *, token: str, password: str) -> SignedIn:
+    """Sets the password from an emailed token, ends every other session of the user, starts one
+    (with two-factor sign-in on: a challenge for the second step instead)."""
     async with context.db.read() as session:
         found = await find_usable_token(session, token)
     check = Checker()
@@ -383,11 +403,21 @@ async def reset_password(context: Context, *, token: str, password: str) -> User
         # before its owner proved it, loses every session and API token (DESIGN rule 13).
         await mark_verified(session, context, user.id)
         await end_credentials(session, context, user.id, now=now)
-        secret, login = start_session(session, context.settings, user.id)
+        # With two-factor sign-in on, the emailed link is one factor: the session waits for the other.
+        challenge = (
+            await two_factor.issue_challenge(session, user.id)
+            if await two_factor.is_enabled(session, user.id)
+            else None
+        )
+        if challenge is None:
+            secret, login = start_session(session, context.settings, user.id)
         await session.flush()
     await _revoke_current_session(context)
+    if challenge is not None:
+        _clear_session_cookie(context)
+        return SignedIn(user, challenge)
     await _begin_session(context, user, secret, login.id)
-    return user
+    return SignedIn(user)
 
 
 async def end_credentials(

@@ -21,6 +21,7 @@ from resolvers.affiliates import AffiliateLoaders
 from resolvers.catalogue import CatalogueLoaders
 from resolvers.contacts import PrimaryContactByAccountIdLoader
 from resolvers.invoices import BillingLoaders
+from resolvers.permissions import two_factor_enabled
 from resolvers.tickets import TicketLoaders
 
 if TYPE_CHECKING:
@@ -102,17 +103,20 @@ class AccessByAccountIdLoader(DataLoader[uuid.UUID, "Access | None"]):
 
         principal = self.context.principal
         assert principal is not None
-        statement = select(Membership).where(
-            Membership.user_id == principal.user_id, Membership.account_id.in_(keys)
+        statement = (
+            select(Membership, ClientAccount.require_two_factor, two_factor_enabled(principal.user_id))
+            .join(ClientAccount, ClientAccount.id == Membership.account_id)
+            .where(Membership.user_id == principal.user_id, Membership.account_id.in_(keys))
         )
         async with self.context.db.read() as session:
-            memberships = {m.account_id: m for m in await session.scalars(statement)}
+            rows = {row[0].account_id: row for row in await session.execute(statement)}
         result: list[Access | None] = []
         for key in keys:
-            membership = memberships.get(key)
-            if membership is None or not principal.covers(key):
+            row = rows.get(key)
+            if row is None or not principal.covers(key):
                 result.append(None)
                 continue
+            membership, required, enabled = row
             result.append(
                 Access.of(
                     principal,
@@ -120,6 +124,7 @@ class AccessByAccountIdLoader(DataLoader[uuid.UUID, "Access | None"]):
                     membership_id=membership.id,
                     role=membership.role,
                     granted=from_mask(membership.permissions),
+                    two_factor_required=required and not enabled,
                 )
             )
         return result

@@ -11,7 +11,7 @@ from models.accounts import Membership, MembershipRole
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from resolvers.audit import record
 from resolvers.context import Access, Context
-from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reject
+from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id, encode_id
 from resolvers.invitation_authority import revoke_invitations_by
 from resolvers.pagination import Page, paginate
@@ -110,9 +110,9 @@ async def transfer_ownership(context: Context, *, membership_id: str) -> uuid.UU
     target, access = await _target(context, membership_id)
     if access.role is not MembershipRole.OWNER:
         raise _owner_required("Only the account's owner can transfer its ownership.")
-    if not access.allows(Permission.MANAGE_USERS):
-        # The owner, through an API token narrowed to other permissions.
-        raise forbidden([Permission.MANAGE_USERS])
+    # The owner through an API token narrowed to other permissions is FORBIDDEN; an owner without
+    # two-factor sign-in in an account that requires it, TWO_FACTOR_REQUIRED.
+    await authorize(context, target.account_id, Permission.MANAGE_USERS, field="membershipId")
     if target.id == access.membership_id:
         raise reject("You already own this account.", UserErrorCode.INVALID, "input", "membershipId")
     async with context.db.begin() as session:

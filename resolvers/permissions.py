@@ -1,4 +1,4 @@
-"""The permission core: who may reach an account, and what they may do there (DESIGN rules 1-12)."""
+"""The permission core: who may reach an account, and what they may do there (DESIGN rules 1-12, 17)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import uuid
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Exists, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from models.accounts import Membership, MembershipRole
+from models.accounts import ClientAccount, Membership, MembershipRole
 from models.auth import ApiTokenAccount
 from models.permissions import Permission
+from models.two_factor import TwoFactorCredential
 from resolvers.context import Access, Context, Principal
 from resolvers.errors import Forbidden, Unauthenticated, UserErrorCode, forbidden, not_found, reject
 
@@ -43,6 +45,11 @@ async def authorize(
     access = await context.access(account_id) if account_id is not None else None
     if access is None:
         raise not_found("input", field)
+    if access.two_factor_required:
+        raise reject(
+            "This account requires two-factor sign-in; turn it on for your login to act here.",
+            UserErrorCode.TWO_FACTOR_REQUIRED,
+        )
     if any_of and not access.allows(*any_of):
         raise forbidden(any_of)
     return access
@@ -54,9 +61,26 @@ def holds(principal: Principal, permission: Permission | None) -> ColumnElement[
         return true()
     if principal.token_permissions is not None and permission not in principal.token_permissions:
         return false()
+    return and_(
+        or_(
+            Membership.role == MembershipRole.OWNER,
+            Membership.permissions.op("&")(permission.bit) != 0,
+        ),
+        two_factor_satisfied(principal.user_id),
+    )
+
+
+def two_factor_enabled(user_id: uuid.UUID) -> Exists:
+    """SQL: the user has two-factor sign-in on."""
+    return exists().where(TwoFactorCredential.user_id == user_id, TwoFactorCredential.enabled_at.is_not(None))
+
+
+def two_factor_satisfied(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL: the membership's account does not require two-factor sign-in, or the user has it on."""
+    requiring = aliased(ClientAccount)
     return or_(
-        Membership.role == MembershipRole.OWNER,
-        Membership.permissions.op("&")(permission.bit) != 0,
+        two_factor_enabled(user_id),
+        ~exists().where(requiring.id == Membership.account_id, requiring.require_two_factor.is_(True)),
     )
 
 

@@ -143,6 +143,15 @@ class ClientAccount(Node):
     async def _viewer_role(self, info: Info[Context, None]) -> MembershipRole:
         return (await _access(info, self.account_pk)).role
 
+    @strawberry.field(
+        description=(
+            "Whether members must use two-factor sign-in to act in this account. Set by the owner "
+            "(updateAccountSecurity)."
+        )
+    )
+    def require_two_factor(self) -> bool:
+        return self.row.require_two_factor
+
     @strawberry.field(description="The viewer's effective permissions here (all of them for the owner).")
     def viewer_permissions(self, info: Info[Context, None]) -> list[Permission]:
         if self.ahead_access is not None:
@@ -330,6 +339,12 @@ class ClientAccountEdge:
             "API token, narrowed by the token."
         )
     )
+    two_factor_required: bool = strawberry.field(
+        description=(
+            "True when the account requires two-factor sign-in and the viewer has not turned it on: the "
+            "viewer then holds no permission here (permissions is empty)."
+        )
+    )
 
 
 @strawberry.type
@@ -351,6 +366,7 @@ class ClientAccountConnection:
                     node=node,
                     role=access.role,
                     permissions=ordered(access.permissions),
+                    two_factor_required=access.two_factor_required,
                 )
                 for (cursor, (_, access)), node in zip(page.edges, nodes, strict=True)
             ],

@@ -12,9 +12,8 @@ from strawberry.types import Info
 from models import auth as models
 from models.permissions import Permission, from_mask, ordered
 from resolvers import accounts as accounts_resolve
-from resolvers import email_verification
+from resolvers import email_verification, reset_requests
 from resolvers import identity as resolve
-from resolvers import reset_requests
 from resolvers.context import Context, Principal
 from resolvers.errors import Rejected
 from resolvers.ids import encode_id
@@ -153,6 +152,12 @@ class Viewer:
         )
         return Connection.of(page, Invoice.of)
 
+    @strawberry.field(description="Whether signing in needs a second factor (a TOTP code) for this user.")
+    async def two_factor_enabled(self, info: Info[Context, None]) -> bool:
+        from resolvers.two_factor import viewer_has_two_factor
+
+        return await viewer_has_two_factor(info.context)
+
     @strawberry.field(
         description="The viewer's API tokens (never their secret). A restricted API token sees only itself."
     )
@@ -199,6 +204,13 @@ class SignInInput:
 @strawberry.type
 class SignInPayload:
     user: User | None = None
+    two_factor_challenge: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Set when the password was right and the user has two-factor sign-in: no session has started "
+            "yet; pass it to completeSignIn with a code within 5 minutes."
+        ),
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -269,13 +281,20 @@ class IdentityMutations:
             return SignUpPayload(user_errors=user_errors(rejected))
         return SignUpPayload(user=User.of(user), account=ClientAccount.of(account))
 
-    @strawberry.mutation(description="Start a cookie session.")
+    @strawberry.mutation(
+        description=(
+            "Start a cookie session; for a user with two-factor sign-in, return a twoFactorChallenge "
+            "for completeSignIn instead."
+        )
+    )
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> SignInPayload:
         try:
-            user = await resolve.sign_in(info.context, email=input.email, password=input.password)
+            signed_in = await resolve.sign_in(info.context, email=input.email, password=input.password)
         except Rejected as rejected:
             return SignInPayload(user_errors=user_errors(rejected))
-        return SignInPayload(user=User.of(user))
+        if signed_in.challenge is not None:
+            return SignInPayload(two_factor_challenge=signed_in.challenge)
+        return SignInPayload(user=User.of(signed_in.user))
 
     @strawberry.mutation(extensions=authenticated())
     async def sign_out(self, info: Info[Context, None]) -> SignOutPayload:
@@ -338,6 +357,10 @@ class ResetPasswordInput:
 @strawberry.type
 class ResetPasswordPayload:
     user: User | None = None
+    two_factor_challenge: str | None = strawberry.field(
+        default=None,
+        description="Set instead of a session for a user with two-factor sign-in (see SignInPayload).",
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -361,14 +384,17 @@ class PasswordResetMutations:
         description=(
             "Sets a new password from an emailed token (also how an owner registered on their behalf "
             "sets their first password). It verifies the email address and ends every session and every "
-            "API token of the user; then it starts a session."
+            "API token of the user; then it starts a session, or, for a user with two-factor sign-in, "
+            "returns a twoFactorChallenge instead."
         )
     )
     async def reset_password(
         self, info: Info[Context, None], input: ResetPasswordInput
     ) -> ResetPasswordPayload:
         try:
-            user = await resolve.reset_password(info.context, token=input.token, password=input.password)
+            signed_in = await resolve.reset_password(info.context, token=input.token, password=input.password)
         except Rejected as rejected:
             return ResetPasswordPayload(user_errors=user_errors(rejected))
-        return ResetPasswordPayload(user=User.of(user))
+        if signed_in.challenge is not None:
+            return ResetPasswordPayload(two_factor_challenge=signed_in.challenge)
+        return ResetPasswordPayload(user=User.of(signed_in.user))

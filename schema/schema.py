@@ -48,6 +48,7 @@ from schema.orders import Invoice, Order, OrderMutations
 from schema.services import Service, ServiceMutations
 from schema.sso import SsoMutations
 from schema.tickets import Ticket, TicketMutations
+from schema.two_factor import TwoFactorMutations
 from schema.users import User
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -77,6 +78,7 @@ Mutation = merge_types(
         OrderMutations,
         TicketMutations,
         AffiliateMutations,
+        TwoFactorMutations,
     ),
 )
 

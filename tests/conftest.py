@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -77,6 +78,7 @@ def production_settings(database_url: str) -> Settings:
         secret_key="k" * 40,
         sso_signing_key="s" * 40,
         sso_panel_secret="p" * 40,
+        two_factor_keys=[Fernet.generate_key().decode()],
     )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+import pyotp
+from sqlalchemy import select, update
 
 from clientarea.auth import start_session
 from clientarea.settings import Settings
@@ -20,8 +22,10 @@ from models.database import Database
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.permissions import ALL_MASK, Permission, to_mask
 from models.support import Ticket, TicketMessage, TicketStatus
+from models.two_factor import TwoFactorCredential
 from models.users import User
 from resolvers.pricing import price_lists
+from resolvers.two_factor import add_recovery_codes, encrypt_secret
 
 _sequence = itertools.count(1)
 
@@ -294,3 +298,36 @@ async def create_ticket(
                 TicketMessage(ticket_id=ticket.id, author_id=None, staff_name="Support", body=staff_answer)
             )
     return ticket
+
+
+@dataclass(frozen=True)
+class TwoFactorDevice:
+    """The authenticator app of a user with two-factor sign-in on: its secret and recovery codes."""
+
+    secret: str
+    recovery_codes: list[str]
+
+    def code(self, offset: int = 0) -> str:
+        """The code of the time step `offset` steps from now (the server takes -1, 0 and +1)."""
+        totp = pyotp.TOTP(self.secret)
+        return totp.generate_otp(totp.timecode(utcnow()) + offset)
+
+
+async def enable_two_factor(db: Database, settings: Settings, user: User) -> TwoFactorDevice:
+    """Two-factor sign-in on for `user`, as confirmTwoFactor leaves it, with no code used yet."""
+    secret = pyotp.random_base32()
+    async with db.begin() as session:
+        session.add(
+            TwoFactorCredential(
+                user_id=user.id, secret_encrypted=encrypt_secret(settings, secret), enabled_at=utcnow()
+            )
+        )
+        codes = add_recovery_codes(session, user.id)
+    return TwoFactorDevice(secret, codes)
+
+
+async def require_two_factor(db: Database, account: ClientAccount) -> None:
+    async with db.begin() as session:
+        await session.execute(
+            update(ClientAccount).where(ClientAccount.id == account.id).values(require_two_factor=True)
+        )

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pyotp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,12 +26,14 @@ from models.email_verification import EmailVerificationToken
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.invitations import Invitation, PasswordResetToken
 from models.support import Ticket, TicketMessage, TicketStatus
+from models.two_factor import TwoFactorCredential
 from models.users import User
 from resolvers.billing import ItemDraft, issue_order, next_number
 from resolvers.ids import encode_id
 from resolvers.pricing import price_lists
 from resolvers.tickets import ticket_number
-from tests.factories import BILLING
+from resolvers.two_factor import add_recovery_codes, encrypt_secret, issue_challenge
+from tests.factories import BILLING, TwoFactorDevice
 from tests.matrix_world import (
     Scope,
     World,
@@ -393,3 +396,49 @@ async def _verification_token(o: Objects) -> str:
         )
     )
     return secret
+
+
+def _device(o: Objects, user: User, *, enabled: bool) -> TwoFactorDevice:
+    """Two-factor sign-in for `user`, on or (enabled=False) waiting for its confirming code."""
+    device = TwoFactorDevice(pyotp.random_base32(), [])
+    o.session.add(
+        TwoFactorCredential(
+            user_id=user.id,
+            secret_encrypted=encrypt_secret(o.settings, device.secret),
+            enabled_at=utcnow() if enabled else None,
+        )
+    )
+    return device
+
+
+@builds("twoFactorChallenge")
+async def _two_factor_challenge(o: Objects) -> str:
+    """A sign-in of a user with two-factor on (not the actor) waiting for its second step."""
+    user = add_user(o.session, "second-step")
+    await o.session.flush()
+    o.models["two_factor_device"] = _device(o, user, enabled=True)
+    return await issue_challenge(o.session, user.id)
+
+
+@builds("twoFactorCode")
+async def _two_factor_code(o: Objects) -> str:
+    await o.get("twoFactorChallenge")
+    device: TwoFactorDevice = o.models["two_factor_device"]
+    return device.code()
+
+
+@builds("setupCode")
+async def _setup_code(o: Objects) -> str:
+    """A current code of the actor's two-factor setup, begun and not confirmed yet."""
+    if o.world.actor_user is None:
+        return "123456"
+    return _device(o, o.world.actor_user, enabled=False).code()
+
+
+@builds("recoveryCode")
+async def _recovery_code(o: Objects) -> str:
+    """A recovery code of the actor, who has two-factor sign-in on."""
+    if o.world.actor_user is None:
+        return "aaaa-bbbb-cccc-dddd"
+    _device(o, o.world.actor_user, enabled=True)
+    return add_recovery_codes(o.session, o.world.actor_user.id)[0]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
+from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.auth import digest, new_api_token, start_session, token_display_prefix
@@ -36,6 +38,8 @@ class Actor:
     home_only: bool = False
     # The actor whose `actors` outcome this one shares when the row does not name it.
     like: str | None = None
+    # A member of a home account that requires two-factor sign-in, without it (DESIGN rule 17).
+    without_two_factor: bool = False
 
     @property
     def label(self) -> str:
@@ -79,6 +83,19 @@ class World:
 
     def team(self, scope: Scope) -> Team:
         return self.home if scope == "home" else self.foreign
+
+
+PASSWORD = "a long enough passphrase"
+
+
+@lru_cache(maxsize=1)
+def _hash(time_cost: int, memory_kib: int, parallelism: int) -> str:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism).hash(PASSWORD)
+
+
+def actor_password_hash(settings: Settings) -> str:
+    """One hash of PASSWORD for every actor: hashing it for each of the matrix's cases would be slow."""
+    return _hash(settings.password_time_cost, settings.password_memory_kib, settings.password_parallelism)
 
 
 def add_user(
@@ -159,9 +176,15 @@ async def build_world(db: Database, settings: Settings, actor: Actor) -> World:
             add_user(session, "foreign-owner"),
         ]
         colleagues = [add_user(session, "home-colleague"), add_user(session, "foreign-colleague")]
-        actor_user = add_user(session, actor.kind) if actor.kind in {"member", "stranger"} else None
+        actor_user = (
+            add_user(session, actor.kind, actor_password_hash(settings))
+            if actor.kind in {"member", "stranger"}
+            else None
+        )
+        owners[0].password_hash = actor_password_hash(settings)
         await session.flush()
         accounts = [add_account(session), add_account(session)]
+        accounts[0].require_two_factor = actor.without_two_factor
         own_account = add_account(session) if actor.kind == "stranger" else None
         await session.flush()
         home, foreign = (

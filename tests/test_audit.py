@@ -21,7 +21,15 @@ from models.database import Database
 from models.permissions import Permission
 from resolvers.ids import encode_id
 from schema.schema import schema
-from tests.factories import BILLING, add_member, create_account, create_user, session_for
+from tests.factories import (
+    BILLING,
+    TwoFactorDevice,
+    add_member,
+    create_account,
+    create_user,
+    enable_two_factor,
+    session_for,
+)
 from tests.graphql import Api
 
 PASSWORD = "a long enough passphrase"
@@ -146,6 +154,73 @@ async def _verify_email(api: Api, db: Database, settings: Settings) -> Call:
     token = await _token_in_outbox(db, "/email/verify")
     return Call(
         api.new(), "mutation($t: String!) { verifyEmail(input: {token: $t}) { user { id } } }", {"t": token}
+    )
+
+
+@scenario("completeSignIn")
+async def _complete_sign_in(api: Api, db: Database, settings: Settings) -> Call:
+    user = await create_user(
+        db, email="2fa@example.com", password_hash=await hash_password(settings, PASSWORD)
+    )
+    device = await enable_two_factor(db, settings, user)
+    browser = api.new()
+    signed = await browser(
+        "mutation($e: String!, $p: String!) "
+        "{ signIn(input: {email: $e, password: $p}) { twoFactorChallenge } }",
+        {"e": "2fa@example.com", "p": PASSWORD},
+    )
+    return Call(
+        browser,
+        "mutation($c: String!, $code: String!) "
+        "{ completeSignIn(input: {twoFactorChallenge: $c, code: $code}) "
+        "{ user { id } userErrors { code } } }",
+        {"c": signed.payload("signIn")["twoFactorChallenge"], "code": device.code()},
+    )
+
+
+@scenario("beginTwoFactorSetup")
+async def _begin_two_factor(api: Api, db: Database, settings: Settings) -> Call:
+    _, client = await _signed_in(api, db, settings)
+    return Call(
+        client,
+        "mutation($p: String!) { beginTwoFactorSetup(input: {password: $p}) { secret userErrors { code } } }",
+        {"p": PASSWORD},
+    )
+
+
+@scenario("confirmTwoFactor")
+async def _confirm_two_factor(api: Api, db: Database, settings: Settings) -> Call:
+    _, client = await _signed_in(api, db, settings)
+    begun = await client('mutation { beginTwoFactorSetup(input: {password: "' + PASSWORD + '"}) { secret } }')
+    secret = begun.payload("beginTwoFactorSetup")["secret"]
+    return Call(
+        client,
+        "mutation($c: String!) { confirmTwoFactor(input: {code: $c}) { recoveryCodes userErrors { code } } }",
+        {"c": TwoFactorDevice(secret, []).code()},
+    )
+
+
+@scenario("disableTwoFactor")
+async def _disable_two_factor(api: Api, db: Database, settings: Settings) -> Call:
+    user, client = await _signed_in(api, db, settings)
+    device = await enable_two_factor(db, settings, user)
+    return Call(
+        client,
+        "mutation($p: String!, $c: String!) { disableTwoFactor(input: {password: $p, code: $c}) "
+        "{ ok userErrors { code } } }",
+        {"p": PASSWORD, "c": device.recovery_codes[0]},
+    )
+
+
+@scenario("updateAccountSecurity")
+async def _update_account_security(api: Api, db: Database, settings: Settings) -> Call:
+    user, client, account = await _owner(api, db, settings)
+    await enable_two_factor(db, settings, user)
+    return Call(
+        client,
+        "mutation($id: ID!) { updateAccountSecurity(input: {accountId: $id, requireTwoFactor: true}) "
+        "{ account { id } userErrors { code } } }",
+        {"id": _gid("ClientAccount", account.id)},
     )
 
 

@@ -151,6 +151,7 @@ def actors_for(row: Row) -> list[Actor]:
         Actor("owner", "owner", ALL_PERMISSIONS),
         *(Actor(f"member:{p.value}", "member", frozenset({p})) for p in Permission),
         Actor("member_without_permissions", "member"),
+        Actor("member_without_two_factor", "member", ALL_PERMISSIONS, without_two_factor=True),
         Actor("stranger", "stranger"),
         Actor("unverified", "owner", ALL_PERMISSIONS, verified=False, like="owner"),
         Actor("token:needed", "token", frozenset({needed})),
@@ -183,9 +184,14 @@ def expected(row: Row, actor: Actor, scope: Scope) -> Expected:
         return Expected(override, row.needs)
     if actor.kind == "stranger" and row.account_bound:
         return Expected(row.outcomes["hidden"])
-    if row.gate is not None and not row.gate.admits(actor.permissions):
+    held = actor.permissions
+    if actor.without_two_factor and row.account_bound:
+        held = frozenset()
+        if row.is_mutation and (row.gate is not None or row.needs.permissions):
+            return Expected("TWO_FACTOR_REQUIRED")
+    if row.gate is not None and not row.gate.admits(held):
         return Expected("FORBIDDEN", row.gate)
-    if not row.needs.admits(actor.permissions):
+    if not row.needs.admits(held):
         return Expected(row.outcomes["denied"], row.needs)
     return Expected(row.outcomes["allowed"])
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
@@ -384,4 +385,5 @@ def test_production_needs_the_sso_keys() -> None:
         secret_key="a production secret",
         sso_signing_key="a signing key",
         sso_panel_secret="a panel secret",
+        two_factor_keys=[Fernet.generate_key().decode()],
     )
