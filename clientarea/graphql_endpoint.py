@@ -259,6 +259,8 @@ class GraphQLEndpoint:
         for key, value in cookies.raw_headers:
             if key in (b"set-cookie", b"retry-after"):
                 response.raw_headers.append((key, value))
+        # Work a resolver left for after the answer (a queued password-reset link).
+        response.background = cookies.background
         return response, "request error" if request_error else "field errors" if errors else "ok"
 
     async def _authenticate(self, request: Request) -> Principal | None:
