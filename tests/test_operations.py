@@ -491,8 +491,8 @@ async def test_old_rows_are_purged_and_live_ones_kept(api: Api, db: Database, se
             session.add(
                 ServiceLogin(service_id=service.id, user_id=user.id, expires_at=expires_at, used_at=used_at)
             )
-        session.add(RateLimitHit(key="k", occurred_at=now - timedelta(days=1, minutes=1)))
-        session.add(RateLimitHit(key="k", occurred_at=now - timedelta(hours=23)))
+        session.add(RateLimitHit(key_hash=b"k" * 32, occurred_at=now - timedelta(days=1, minutes=1)))
+        session.add(RateLimitHit(key_hash=b"k" * 32, occurred_at=now - timedelta(hours=23)))
 
     summary = await jobs.run_jobs(db, settings, now=now)
 
