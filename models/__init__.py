@@ -31,6 +31,14 @@ from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
 from models.permissions import Permission
 from models.ratelimits import RateLimitHit
+from models.scopes import (
+    ApiTokenScopeDomain,
+    ApiTokenScopeService,
+    InvitationScopeDomain,
+    InvitationScopeService,
+    MembershipScopeDomain,
+    MembershipScopeService,
+)
 from models.sso import ServiceLogin
 from models.support import Ticket, TicketMessage, TicketStatus
 from models.users import User
@@ -41,6 +49,8 @@ __all__ = [
     "AffiliateCommission",
     "ApiToken",
     "ApiTokenAccount",
+    "ApiTokenScopeDomain",
+    "ApiTokenScopeService",
     "AuditEvent",
     "Base",
     "BillingCycle",
@@ -54,6 +64,8 @@ __all__ = [
     "EmailStatus",
     "IdempotencyKey",
     "Invitation",
+    "InvitationScopeDomain",
+    "InvitationScopeService",
     "InvitationState",
     "Invoice",
     "InvoiceLine",
@@ -61,6 +73,8 @@ __all__ = [
     "InvoiceTax",
     "Membership",
     "MembershipRole",
+    "MembershipScopeDomain",
+    "MembershipScopeService",
     "NumberSequence",
     "OptionChoice",
     "OptionChoicePrice",

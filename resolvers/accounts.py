@@ -162,7 +162,7 @@ async def viewer_accounts(
     principal = require_principal(context)
     memberships = memberships_of(principal).subquery()
     statement: Any = select(
-        ClientAccount, memberships.c.id, memberships.c.role, memberships.c.permissions
+        ClientAccount, memberships.c.id, memberships.c.role, memberships.c.permissions, memberships.c.scoped
     ).join(memberships, memberships.c.account_id == ClientAccount.id)
     if search and search.strip():
         statement = statement.where(
@@ -177,13 +177,14 @@ async def viewer_accounts(
         after=after,
     )
     edges: list[tuple[str, tuple[ClientAccount, Access]]] = []
-    for cursor, (account, membership_id, role, mask) in page.edges:
+    for cursor, (account, membership_id, role, mask, scoped) in page.edges:
         access = Access.of(
             principal,
             account_id=account.id,
             membership_id=membership_id,
             role=role,
             granted=from_mask(mask),
+            scoped=scoped,
         )
         context.loaders.access.prime(account.id, access)
         context.loaders.account.prime(account.id, account)

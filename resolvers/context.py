@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from models.accounts import MembershipRole
 from models.database import Database
-from models.permissions import ALL_PERMISSIONS, Permission
+from models.permissions import ALL_PERMISSIONS, SCOPED_PERMISSIONS, Permission
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -29,11 +29,15 @@ class Principal:
     # For a token: the accounts it is restricted to (None: all) and its permissions (None: all).
     token_account_ids: frozenset[uuid.UUID] | None = None
     token_permissions: frozenset[Permission] | None = None
+    # A token limited to chosen services and domains (resolvers/scopes.py applies it in SQL).
+    token_scoped: bool = False
 
     def covers(self, account_id: uuid.UUID) -> bool:
         return self.token_account_ids is None or account_id in self.token_account_ids
 
     def narrow(self, permissions: frozenset[Permission]) -> frozenset[Permission]:
+        if self.token_scoped:
+            permissions = permissions & SCOPED_PERMISSIONS
         if self.token_permissions is None:
             return permissions
         return permissions & self.token_permissions
@@ -47,6 +51,8 @@ class Access:
     membership_id: uuid.UUID
     role: MembershipRole
     permissions: frozenset[Permission]
+    # Limited to chosen services and domains, by the membership or the token (DESIGN rule 16).
+    scoped: bool = False
 
     def allows(self, *any_of: Permission) -> bool:
         return any(p in self.permissions for p in any_of)
@@ -60,9 +66,18 @@ class Access:
         membership_id: uuid.UUID,
         role: MembershipRole,
         granted: frozenset[Permission],
+        scoped: bool = False,
     ) -> Access:
         held = ALL_PERMISSIONS if role is MembershipRole.OWNER else granted
-        return cls(account_id, membership_id, role, principal.narrow(held))
+        if scoped:
+            held = held & SCOPED_PERMISSIONS
+        return cls(
+            account_id,
+            membership_id,
+            role,
+            principal.narrow(held),
+            scoped=scoped or principal.token_scoped,
+        )
 
 
 @dataclass

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.auth import ApiTokenAccount
@@ -21,6 +21,7 @@ from resolvers.affiliates import AffiliateLoaders
 from resolvers.catalogue import CatalogueLoaders
 from resolvers.contacts import PrimaryContactByAccountIdLoader
 from resolvers.invoices import BillingLoaders
+from resolvers.scopes import ScopeLoaders, reachable
 from resolvers.tickets import TicketLoaders
 
 if TYPE_CHECKING:
@@ -36,9 +37,17 @@ class _ByIdLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
         super().__init__()
         self.context = context
 
+    def reach(self) -> ColumnElement[bool] | None:
+        """A further condition on the rows the viewer may load (None: every row)."""
+        return None
+
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[M | None]:
+        statement = select(self.model).where(self.model.id.in_(keys))
+        reach = self.reach()
+        if reach is not None:
+            statement = statement.where(reach)
         async with self.context.db.read() as session:
-            rows = await session.scalars(select(self.model).where(self.model.id.in_(keys)))
+            rows = await session.scalars(statement)
             found: dict[uuid.UUID, Any] = {row.id: row for row in rows}
         return [found.get(key) for key in keys]
 
@@ -64,11 +73,23 @@ class ContactByIdLoader(_ByIdLoader[Contact]):
 
 
 class ServiceByIdLoader(_ByIdLoader[Service]):
+    """A service outside the viewer's scope loads as missing (DESIGN rule 16)."""
+
     model = Service
+
+    def reach(self) -> ColumnElement[bool] | None:
+        return reachable(
+            self.context.principal, "service", subject_id=Service.id, account_id=Service.account_id
+        )
 
 
 class DomainByIdLoader(_ByIdLoader[Domain]):
+    """A domain outside the viewer's scope loads as missing (DESIGN rule 16)."""
+
     model = Domain
+
+    def reach(self) -> ColumnElement[bool] | None:
+        return reachable(self.context.principal, "domain", subject_id=Domain.id, account_id=Domain.account_id)
 
 
 class OwnerByAccountIdLoader(DataLoader[uuid.UUID, User]):
@@ -120,6 +141,7 @@ class AccessByAccountIdLoader(DataLoader[uuid.UUID, "Access | None"]):
                     membership_id=membership.id,
                     role=membership.role,
                     granted=from_mask(membership.permissions),
+                    scoped=membership.scoped,
                 )
             )
         return result
@@ -160,3 +182,4 @@ class Loaders:
         self.catalogue = CatalogueLoaders(context)
         self.affiliates = AffiliateLoaders(context)
         self.tickets = TicketLoaders(context)
+        self.scopes = ScopeLoaders(context)

@@ -6,13 +6,13 @@ import uuid
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, false, not_, or_, select, true
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from models.accounts import Membership, MembershipRole
 from models.auth import ApiTokenAccount
-from models.permissions import Permission
+from models.permissions import SCOPED_PERMISSIONS, Permission
 from resolvers.context import Access, Context, Principal
 from resolvers.errors import Forbidden, Unauthenticated, forbidden, not_found
 
@@ -41,6 +41,17 @@ def holds(principal: Principal, permission: Permission | None) -> ColumnElement[
         return true()
     if principal.token_permissions is not None and permission not in principal.token_permissions:
         return false()
+    if permission not in SCOPED_PERMISSIONS:
+        # A scope bounds only service, domain and ticket permissions (DESIGN rule 16).
+        if principal.token_scoped:
+            return false()
+        return and_(
+            not_(Membership.scoped),
+            or_(
+                Membership.role == MembershipRole.OWNER,
+                Membership.permissions.op("&")(permission.bit) != 0,
+            ),
+        )
     return or_(
         Membership.role == MembershipRole.OWNER,
         Membership.permissions.op("&")(permission.bit) != 0,
@@ -50,7 +61,8 @@ def holds(principal: Principal, permission: Permission | None) -> ColumnElement[
 def memberships_of(principal: Principal, permission: Permission | None = None) -> Select[Any]:
     """The principal's memberships, narrowed to a token's accounts and to those granting `permission`.
 
-    Every list of account data joins through this, so nothing outside it can be listed by accident.
+    Every list of account data joins through this, so nothing outside it can be listed by accident;
+    lists of services, domains and tickets add `resolvers.scopes.within_scope` on its `scoped` and `id`.
     """
     conditions: list[ColumnElement[bool]] = [
         Membership.user_id == principal.user_id,
