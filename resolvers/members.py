@@ -15,6 +15,7 @@ from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reje
 from resolvers.ids import decode_id, encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize, require_principal
+from resolvers.scope_changes import require_scoped_permissions
 
 
 async def _target(context: Context, membership_id: str) -> tuple[Membership, Access]:
@@ -39,6 +40,8 @@ async def update_member_permissions(
     if target.role is MembershipRole.OWNER:
         raise _owner_required("The owner holds every permission; their membership cannot be changed.")
     wanted = frozenset(permissions)
+    if target.scoped:
+        require_scoped_permissions(wanted)
     # Keeping or taking away is fine; adding what the actor does not hold is escalation.
     added = wanted - from_mask(target.permissions)
     if not added <= access.permissions:
@@ -53,6 +56,9 @@ async def update_member_permissions(
         row = await session.get(Membership, target.id, with_for_update=True)
         if row is None:
             raise not_found("input", "membershipId")
+        if row.scoped:
+            # Again under the lock: the scope may have been set since the membership was read.
+            require_scoped_permissions(wanted)
         row.permissions = to_mask(wanted)
         record(
             session,

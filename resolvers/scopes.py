@@ -149,6 +149,13 @@ class ScopeItems:
     services: list[Service]
     domains: list[Domain]
 
+    def within(self, account_id: uuid.UUID) -> ScopeItems:
+        """Only what still belongs to the account: a service or domain that moved away left the scope."""
+        return ScopeItems(
+            [s for s in self.services if s.account_id == account_id],
+            [d for d in self.domains if d.account_id == account_id],
+        )
+
     def __and__(self, other: ScopeItems) -> ScopeItems:
         service_ids = {s.id for s in other.services}
         domain_ids = {d.id for d in other.domains}
@@ -158,40 +165,36 @@ class ScopeItems:
         )
 
 
-ScopeKey = tuple[uuid.UUID, uuid.UUID]
-
-
-class ScopeItemsLoader(DataLoader[ScopeKey, ScopeItems]):
-    """(owner ID, account ID) → the live services and domains of that account in the owner's scope;
-    two statements for every scope a request shows."""
+class ScopeItemsLoader(DataLoader[uuid.UUID, ScopeItems]):
+    """Owner ID → the live services and domains in its scope; two statements for every scope a
+    request shows."""
 
     def __init__(self, context: Context, tables: ScopeTables) -> None:
         super().__init__()
         self.context = context
         self.tables = tables
 
-    async def batch_load_fn(self, keys: Sequence[ScopeKey]) -> list[ScopeItems]:
-        owners = {owner for owner, _ in keys}
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[ScopeItems]:
         service_link, domain_link = self.tables.services, self.tables.domains
-        services: dict[ScopeKey, list[Service]] = defaultdict(list)
-        domains: dict[ScopeKey, list[Domain]] = defaultdict(list)
+        services: dict[uuid.UUID, list[Service]] = defaultdict(list)
+        domains: dict[uuid.UUID, list[Domain]] = defaultdict(list)
         async with self.context.db.read() as session:
             service_rows = await session.execute(
                 select(service_link.owner_id, Service)
                 .join(Service, Service.id == service_link.service_id)
-                .where(service_link.owner_id.in_(owners), Service.status.not_in(ENDED_SERVICES))
+                .where(service_link.owner_id.in_(keys), Service.status.not_in(ENDED_SERVICES))
                 .order_by(Service.id)
             )
             for owner, service_row in service_rows:
-                services[(owner, service_row.account_id)].append(service_row)
+                services[owner].append(service_row)
             domain_rows = await session.execute(
                 select(domain_link.owner_id, Domain)
                 .join(Domain, Domain.id == domain_link.domain_id)
-                .where(domain_link.owner_id.in_(owners), Domain.status.not_in(ENDED_DOMAINS))
+                .where(domain_link.owner_id.in_(keys), Domain.status.not_in(ENDED_DOMAINS))
                 .order_by(Domain.id)
             )
             for owner, domain_row in domain_rows:
-                domains[(owner, domain_row.account_id)].append(domain_row)
+                domains[owner].append(domain_row)
         return [ScopeItems(services[key], domains[key]) for key in keys]
 
 
@@ -212,8 +215,8 @@ async def viewer_scope(context: Context, account_id: uuid.UUID) -> ScopeItems | 
     membership = await context.loaders.membership.load(access.membership_id)
     scope: ScopeItems | None = None
     if membership is not None and membership.scoped:
-        scope = await loaders.membership.load((membership.id, account_id))
+        scope = (await loaders.membership.load(membership.id)).within(account_id)
     if principal.token_scoped:
-        token_scope = await loaders.api_token.load((principal.credential_id, account_id))
+        token_scope = (await loaders.api_token.load(principal.credential_id)).within(account_id)
         scope = token_scope if scope is None else scope & token_scope
     return scope
