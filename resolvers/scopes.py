@@ -68,25 +68,34 @@ def covers(
     """SQL: the owner's scope holds the live service (or domain) `subject_id` of `account_id`.
 
     An EXISTS rather than IN, so a NULL subject (a ticket about no service) is simply not covered.
+    It correlates with every enclosing query, not only the next one: `reachable` nests it two deep.
     """
     if kind == "service":
         service_link = tables.services
         live_service = aliased(Service)
-        return exists().where(
-            service_link.owner_id == owner_id,
-            service_link.service_id == subject_id,
-            live_service.id == service_link.service_id,
-            live_service.account_id == account_id,
-            live_service.status.not_in(ENDED_SERVICES),
+        return (
+            exists()
+            .where(
+                service_link.owner_id == owner_id,
+                service_link.service_id == subject_id,
+                live_service.id == service_link.service_id,
+                live_service.account_id == account_id,
+                live_service.status.not_in(ENDED_SERVICES),
+            )
+            .correlate_except(service_link, live_service)
         )
     domain_link = tables.domains
     live_domain = aliased(Domain)
-    return exists().where(
-        domain_link.owner_id == owner_id,
-        domain_link.domain_id == subject_id,
-        live_domain.id == domain_link.domain_id,
-        live_domain.account_id == account_id,
-        live_domain.status.not_in(ENDED_DOMAINS),
+    return (
+        exists()
+        .where(
+            domain_link.owner_id == owner_id,
+            domain_link.domain_id == subject_id,
+            live_domain.id == domain_link.domain_id,
+            live_domain.account_id == account_id,
+            live_domain.status.not_in(ENDED_DOMAINS),
+        )
+        .correlate_except(domain_link, live_domain)
     )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import or_, select
+from sqlalchemy import not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.settings import Settings
@@ -33,7 +33,7 @@ from resolvers.outbox import enqueue
 from resolvers.pagination import Page, paginate
 from resolvers.password_resets import language_of_user
 from resolvers.permissions import authorize, memberships_of, require_principal
-from resolvers.scopes import reachable, within_scope
+from resolvers.scopes import MEMBERSHIP_SCOPE, covers, reachable, within_scope
 from resolvers.validation import Checker, Path
 
 MAX_SUBJECT_LENGTH = 200
@@ -274,7 +274,24 @@ async def reply_as_staff(
         record_system(session, "ticket.answered", account_id=ticket.account_id, subject_id=global_id)
         account = await session.get(ClientAccount, ticket.account_id)
         assert account is not None
-        members = list(await session.scalars(_support_members().where(Membership.account_id == account.id)))
+        # A scoped member hears only of tickets about a service in their scope.
+        in_scope = (
+            not_(Membership.scoped)
+            if ticket.service_id is None
+            else or_(
+                not_(Membership.scoped),
+                covers(
+                    MEMBERSHIP_SCOPE,
+                    "service",
+                    owner_id=Membership.id,
+                    subject_id=ticket.service_id,
+                    account_id=Membership.account_id,
+                ),
+            )
+        )
+        members = list(
+            await session.scalars(_support_members().where(Membership.account_id == account.id, in_scope))
+        )
         for user in members:
             enqueue(
                 session,
