@@ -101,15 +101,6 @@ mutation($id: ID!, $permissions: [Permission!]!) {
   }
 }
 """
-CREATE_TOKEN = """
-mutation($input: CreateApiTokenInput!) {
-  createApiToken(input: $input) {
-    token
-    apiToken { permissions scope { services { id } domains { id } } }
-    userErrors { field code }
-  }
-}
-"""
 
 
 def gid(kind: str, row: Any) -> str:
@@ -508,75 +499,6 @@ async def test_a_scoped_member_holds_only_service_domain_and_ticket_permissions(
     assert response.payload("updateMemberPermissions")["userErrors"] == [
         {"field": ["input", "permissions"], "code": "INVALID"}
     ]
-
-
-# --- API tokens --------------------------------------------------------------------------------
-
-
-async def test_a_scoped_token_of_the_owner_reaches_only_its_scope(
-    api: Api, db: Database, settings: Settings
-) -> None:
-    given = await customer_with_agency(db)
-    owner = await signed_in(api, db, settings, given.owner)
-    scope = {"serviceIds": [gid("Service", given.shop)], "domainIds": []}
-
-    minted = (await owner(CREATE_TOKEN, {"input": {"name": "shop monitor", "scope": scope}})).payload(
-        "createApiToken"
-    )
-    partner = api.with_token(minted["token"])
-    lists = await partner(LISTS, {"account": given.account_id})
-    account_wide = await partner(ACCOUNT_WIDE, {"account": given.account_id})
-
-    assert minted["apiToken"]["scope"] == {"services": [{"id": gid("Service", given.shop)}], "domains": []}
-    assert ids(lists.data["viewer"]["services"]) == [gid("Service", given.shop)]
-    assert lists.data["viewer"]["domains"]["totalCount"] == 0
-    assert ids(lists.data["account"]["tickets"]) == [gid("Ticket", given.shop_ticket)]
-    assert lists.data["viewer"]["accounts"]["edges"][0]["permissions"] == SCOPED
-    assert account_wide.data["account"]["invoices"] is None
-    assert account_wide.data["viewer"]["invoices"]["totalCount"] == 0
-
-
-async def test_a_token_is_never_wider_than_its_users_scope(
-    api: Api, db: Database, settings: Settings
-) -> None:
-    given = await customer_with_agency(db)
-    agency = await signed_in(api, db, settings, given.agency)
-
-    wider = await agency(
-        CREATE_TOKEN,
-        {"input": {"name": "x", "scope": {"serviceIds": [gid("Service", given.shop)], "domainIds": []}}},
-    )
-    asks_more = await agency(
-        CREATE_TOKEN,
-        {
-            "input": {
-                "name": "x",
-                "permissions": ["PLACE_ORDERS"],
-                "scope": {"serviceIds": [gid("Service", given.website)], "domainIds": []},
-            }
-        },
-    )
-
-    assert wider.payload("createApiToken")["userErrors"] == [
-        {"field": ["input", "scope", "serviceIds", "0"], "code": "NOT_FOUND"}
-    ]
-    assert asks_more.payload("createApiToken")["userErrors"] == [
-        {"field": ["input", "permissions"], "code": "INVALID"}
-    ]
-
-
-async def test_a_scoped_members_token_stays_inside_the_members_scope(
-    api: Api, db: Database, settings: Settings
-) -> None:
-    given = await customer_with_agency(db)
-    agency = await signed_in(api, db, settings, given.agency)
-
-    minted = (await agency(CREATE_TOKEN, {"input": {"name": "all I have"}})).payload("createApiToken")
-    partner = api.with_token(minted["token"])
-    lists = await partner(LISTS, {"account": given.account_id})
-
-    assert ids(lists.data["viewer"]["services"]) == [gid("Service", given.website)]
-    assert (await partner(NODE, {"id": gid("Service", given.shop)})).data == {"node": None}
 
 
 # --- statement counts --------------------------------------------------------------------------
