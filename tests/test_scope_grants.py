@@ -4,12 +4,17 @@ applied at acceptance, and API tokens limited to services and domains, never wid
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from clientarea.settings import Settings
 from models.database import Database
+from models.hosting import Service
 from models.outbox import OutboxEmail
+from models.scopes import MembershipScopeService
+from resolvers.sso import redeem_login
+from resolvers.tickets import reply_as_staff
 from tests.factories import create_account, create_service, create_user
 from tests.graphql import Api
 from tests.test_scopes import (
@@ -17,6 +22,7 @@ from tests.test_scopes import (
     LISTS,
     NODE,
     SCOPED,
+    Customer,
     audit_actions,
     customer_with_agency,
     gid,
@@ -255,3 +261,62 @@ async def test_a_scoped_members_token_stays_inside_the_members_scope(
 
     assert ids(lists.data["viewer"]["services"]) == [gid("Service", given.website)]
     assert (await partner(NODE, {"id": gid("Service", given.shop)})).data == {"node": None}
+
+
+# --- what reaches a scoped member outside the API -------------------------------------------------
+
+LOGIN_LINK = """
+mutation($id: ID!) { createServiceLoginLink(input: { serviceId: $id }) { url userErrors { code } } }
+"""
+
+
+async def test_a_sign_on_link_dies_with_the_scope_that_allowed_it(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    given = await customer_with_agency(db)
+    agency = await signed_in(api, db, settings, given.agency)
+    url = (await agency(LOGIN_LINK, {"id": gid("Service", given.website)})).payload("createServiceLoginLink")[
+        "url"
+    ]
+    [token] = parse_qs(urlsplit(url).query)["token"]
+    await limit_membership_to(db, given, services=[given.shop])
+
+    assert await redeem_login(db, settings, token) is None
+
+
+async def test_a_sign_on_link_in_scope_is_redeemed(api: Api, db: Database, settings: Settings) -> None:
+    given = await customer_with_agency(db)
+    agency = await signed_in(api, db, settings, given.agency)
+    url = (await agency(LOGIN_LINK, {"id": gid("Service", given.website)})).payload("createServiceLoginLink")[
+        "url"
+    ]
+    [token] = parse_qs(urlsplit(url).query)["token"]
+
+    redeemed = await redeem_login(db, settings, token)
+
+    assert redeemed is not None
+    assert redeemed.service_id == given.website.id
+
+
+async def test_staff_replies_reach_a_scoped_member_only_about_their_services(
+    db: Database, settings: Settings
+) -> None:
+    given = await customer_with_agency(db)
+    website, shop, general = given.website_ticket, given.shop_ticket, given.general_ticket
+
+    about_the_website = await reply_as_staff(db, settings, number=website.number, message="Done.")
+    about_the_shop = await reply_as_staff(db, settings, number=shop.number, message="Done.")
+    about_nothing = await reply_as_staff(db, settings, number=general.number, message="Done.")
+
+    assert sorted(about_the_website.recipients) == ["agency@example.com", "kunde@example.com"]
+    assert about_the_shop.recipients == ["kunde@example.com"]
+    assert about_nothing.recipients == ["kunde@example.com"]
+
+
+async def limit_membership_to(db: Database, given: Customer, *, services: list[Service]) -> None:
+    owner_id = given.agency_membership.id
+    async with db.begin() as session:
+        await session.execute(
+            delete(MembershipScopeService).where(MembershipScopeService.owner_id == owner_id)
+        )
+        session.add_all(MembershipScopeService(owner_id=owner_id, service_id=s.id) for s in services)

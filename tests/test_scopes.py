@@ -503,6 +503,7 @@ async def test_a_scoped_member_holds_only_service_domain_and_ticket_permissions(
 
 # --- statement counts --------------------------------------------------------------------------
 
+PINNED = 6
 SCOPED_READ = """
 query($account: ID!) {
   viewer { services(first: 50) { edges { node { id label } } } }
@@ -527,7 +528,14 @@ async def test_a_scoped_members_reads_cost_the_same_whatever_the_scope_holds(
         await create_ticket(db, account=given.account, opened_by=given.owner, service=service)
 
     response, large = await agency.count(SCOPED_READ, {"account": given.account_id})
+    _, unscoped = await (await signed_in(api, db, settings, given.owner)).count(
+        SCOPED_READ, {"account": given.account_id}
+    )
 
     assert len(response.data["viewer"]["services"]["edges"]) == 6
     assert len(response.data["account"]["tickets"]["edges"]) == 6
-    assert small == large
+    assert small == large, db.counter.statements
+    # session lookup, viewer's services page, access to the account, the account, its domains page,
+    # its tickets page: the scope adds no statement, only conditions to these
+    assert large == PINNED, db.counter.statements
+    assert unscoped == PINNED
