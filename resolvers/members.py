@@ -15,7 +15,8 @@ from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reje
 from resolvers.ids import decode_id, encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize, require_principal
-from resolvers.scope_changes import require_scoped_permissions
+from resolvers.scope_changes import require_scoped_permissions, write_scope
+from resolvers.scopes import MEMBERSHIP_SCOPE
 
 
 async def _target(context: Context, membership_id: str) -> tuple[Membership, Access]:
@@ -125,6 +126,9 @@ async def transfer_ownership(context: Context, *, membership_id: str) -> uuid.UU
         await session.flush()
         new_owner.role = MembershipRole.OWNER
         new_owner.permissions = ALL_MASK
+        # The owner reaches the whole account (DESIGN rules 1 and 16).
+        new_owner.scoped = False
+        await write_scope(session, MEMBERSHIP_SCOPE, new_owner.id, None)
         record(
             session,
             context,

@@ -1,5 +1,6 @@
 """Granting a scope (DESIGN rule 16): invitations chosen with a scope, shown in the preview and
-applied at acceptance, and API tokens limited to services and domains, never wider than their user."""
+applied at acceptance; API tokens limited to services and domains, never wider than their user;
+and the two ways a scoped member is reached outside the API: sign-on links and staff replies."""
 
 from __future__ import annotations
 
