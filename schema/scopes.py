@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
+from models.permissions import Permission
 from resolvers import scope_changes as resolve
 from resolvers.context import Context
 from resolvers.errors import Rejected
 from resolvers.ids import decode_id
+from resolvers.permissions import require_in_account
 from resolvers.scopes import ScopeItems
 from schema.base import UserError, authenticated, user_errors
 
@@ -33,16 +35,26 @@ if TYPE_CHECKING:
 class MembershipScope:
     items: strawberry.Private[ScopeItems]
 
-    @strawberry.field
-    def services(self) -> list[Annotated[Service, strawberry.lazy("schema.services")]]:
+    @strawberry.field(description="Needs VIEW_SERVICES in their account, as a service reached any other way.")
+    async def services(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Service, strawberry.lazy("schema.services")]]:
         from schema.services import Service
 
+        # Whoever sees the scope (a manager, the invitee, the token's user) sees its services only
+        # as far as they may see services at all (DESIGN rule 8).
+        for account_id in {row.account_id for row in self.items.services}:
+            await require_in_account(info.context, account_id, Permission.VIEW_SERVICES)
         return [Service.of(row) for row in self.items.services]
 
-    @strawberry.field
-    def domains(self) -> list[Annotated[Domain, strawberry.lazy("schema.domains")]]:
+    @strawberry.field(description="Needs VIEW_DOMAINS in their account, as a domain reached any other way.")
+    async def domains(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Domain, strawberry.lazy("schema.domains")]]:
         from schema.domains import Domain
 
+        for account_id in {row.account_id for row in self.items.domains}:
+            await require_in_account(info.context, account_id, Permission.VIEW_DOMAINS)
         return [Domain.of(row) for row in self.items.domains]
 
 
