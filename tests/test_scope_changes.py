@@ -211,7 +211,10 @@ async def test_a_manager_scopes_a_member_but_not_the_owner_nor_a_manager(
     given = await customer_with_agency(db)
     manager_user = await create_user(db, email="manager@example.com")
     manager = await add_member(
-        db, account=given.account, user=manager_user, permissions=[Permission.MANAGE_USERS]
+        db,
+        account=given.account,
+        user=manager_user,
+        permissions=[Permission.MANAGE_USERS, Permission.VIEW_SERVICES],
     )
     worker_user = await create_user(db, email="worker@example.com")
     worker = await add_member(
