@@ -3,6 +3,7 @@ are NOT_FOUND, and only an unscoped member with MANAGE_USERS changes a scope."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from clientarea.settings import Settings
 from models.accounts import Membership
 from models.database import Database
 from models.hosting import Service, ServiceStatus
-from models.permissions import Permission
+from models.permissions import SCOPED_PERMISSIONS, Permission, from_mask
 from tests.factories import add_member, create_account, create_service, create_user
 from tests.graphql import Api
 from tests.test_scopes import (
@@ -340,3 +341,30 @@ async def test_a_scoped_member_made_owner_reaches_the_whole_account(
     assert lists.data["viewer"]["services"]["totalCount"] == 2
     assert lists.data["viewer"]["accounts"]["edges"][0]["scope"] is None
     assert lists.data["account"]["tickets"]["totalCount"] == 3
+
+
+async def test_a_scope_and_a_wider_permission_racing_never_both_win(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    given = await customer_with_agency(db)
+    worker_user = await create_user(db, email="worker@example.com")
+    worker = await add_member(
+        db, account=given.account, user=worker_user, permissions=[Permission.VIEW_SERVICES]
+    )
+    owner = await signed_in(api, db, settings, given.owner)
+    other_tab = await signed_in(api, db, settings, given.owner)
+    scope = {"serviceIds": [gid("Service", given.website)], "domainIds": []}
+
+    await asyncio.gather(
+        owner(UPDATE_SCOPE, {"membershipId": gid("Membership", worker), "scope": scope}),
+        other_tab(
+            UPDATE_PERMISSIONS,
+            {"id": gid("Membership", worker), "permissions": ["VIEW_SERVICES", "VIEW_INVOICES"]},
+        ),
+    )
+
+    async with db.read() as session:
+        stored = await session.get_one(Membership, worker.id)
+    held = from_mask(stored.permissions)
+    # Either order is fine; a scoped member holding an account-wide permission is not.
+    assert not (stored.scoped and held - SCOPED_PERMISSIONS)
