@@ -251,3 +251,29 @@ async def test_a_scoped_members_reads_cost_the_same_whatever_the_scope_holds(
     # its tickets page: the scope adds no statement, only conditions to these
     assert large == PINNED, db.counter.statements
     assert unscoped == PINNED
+
+
+async def test_a_scoped_tokens_reads_cost_what_an_unscoped_tokens_do(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    given = await customer_with_agency(db)
+    owner = await signed_in(api, db, settings, given.owner)
+    mint = "mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { token } }"
+    scope = {
+        "serviceIds": [gid("Service", given.website)],
+        "domainIds": [gid("Domain", given.website_domain)],
+    }
+    scoped = api.with_token(
+        (await owner(mint, {"i": {"name": "scoped", "scope": scope}})).payload("createApiToken")["token"]
+    )
+    unscoped = api.with_token((await owner(mint, {"i": {"name": "all"}})).payload("createApiToken")["token"])
+    variables = {"account": given.account_id}
+    # Each token's first request records its first use; the ones after it do not.
+    await scoped(SCOPED_READ, variables)
+    await unscoped(SCOPED_READ, variables)
+
+    response, narrow = await scoped.count(SCOPED_READ, variables)
+    _, wide = await unscoped.count(SCOPED_READ, variables)
+
+    assert len(response.data["viewer"]["services"]["edges"]) == 1
+    assert narrow == wide == PINNED, db.counter.statements
