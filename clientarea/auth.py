@@ -205,4 +205,5 @@ async def _authenticate_token(db: Database, token: str) -> Principal:
         credential_id=api_token.id,
         token_account_ids=account_ids,
         token_permissions=None if api_token.permissions is None else from_mask(api_token.permissions),
+        token_scoped=api_token.scoped,
     )

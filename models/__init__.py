@@ -34,6 +34,14 @@ from models.password_resets import PasswordResetRequest
 from models.permissions import Permission
 from models.persisted_documents import PersistedDocument
 from models.ratelimits import RateLimitHit
+from models.scopes import (
+    ApiTokenScopeDomain,
+    ApiTokenScopeService,
+    InvitationScopeDomain,
+    InvitationScopeService,
+    MembershipScopeDomain,
+    MembershipScopeService,
+)
 from models.sso import ServiceLogin
 from models.support import Ticket, TicketMessage, TicketStatus
 from models.two_factor import TwoFactorChallenge, TwoFactorCredential, TwoFactorRecoveryCode
@@ -45,6 +53,8 @@ __all__ = [
     "AffiliateCommission",
     "ApiToken",
     "ApiTokenAccount",
+    "ApiTokenScopeDomain",
+    "ApiTokenScopeService",
     "AuditEvent",
     "Base",
     "BillingCycle",
@@ -59,6 +69,8 @@ __all__ = [
     "EmailVerificationToken",
     "IdempotencyKey",
     "Invitation",
+    "InvitationScopeDomain",
+    "InvitationScopeService",
     "InvitationState",
     "Invoice",
     "InvoiceLine",
@@ -66,6 +78,8 @@ __all__ = [
     "InvoiceTax",
     "Membership",
     "MembershipRole",
+    "MembershipScopeDomain",
+    "MembershipScopeService",
     "NumberSequence",
     "OptionChoice",
     "OptionChoicePrice",

@@ -62,6 +62,8 @@ class Membership(IdMixin, CreatedAtMixin, Base):
     # Bit set of models.permissions.Permission; an owner holds every permission whatever it says.
     permissions: Mapped[int] = mapped_column(default=0)
     invited_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Limited to the services and domains in models.scopes (DESIGN rule 16).
+    scoped: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
         UniqueConstraint("user_id", "account_id"),

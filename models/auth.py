@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import ForeignKey, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, IdMixin
@@ -31,6 +31,8 @@ class ApiToken(IdMixin, CreatedAtMixin, Base):
     # Null: every account of the user (see ApiTokenAccount) / every permission the user holds.
     all_accounts: Mapped[bool] = mapped_column(default=True)
     permissions: Mapped[int | None]
+    # Limited to the services and domains in models.scopes, within its user's own scope.
+    scoped: Mapped[bool] = mapped_column(default=False, server_default=false())
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, IdMixin
@@ -35,6 +35,8 @@ class Invitation(IdMixin, CreatedAtMixin, Base):
     accepted_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # The membership it creates is limited to the services and domains in models.scopes.
+    scoped: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
         Index(None, "account_id", "id"),

@@ -27,6 +27,18 @@ class Permission(enum.Enum):
 
 
 _BITS = {permission: 1 << index for index, permission in enumerate(Permission)}
+# What a member (or token) limited to chosen services and domains may hold (DESIGN rule 16): every
+# one of them acts on a service, a domain or a ticket about a service, so a scope can bound it.
+SCOPED_PERMISSIONS = frozenset(
+    {
+        Permission.VIEW_SERVICES,
+        Permission.MANAGE_SERVICES,
+        Permission.SERVICE_SSO,
+        Permission.VIEW_DOMAINS,
+        Permission.MANAGE_DOMAINS,
+        Permission.SUPPORT_TICKETS,
+    }
+)
 ALL_PERMISSIONS = frozenset(Permission)
 ALL_MASK = sum(_BITS.values())
 

@@ -163,6 +163,7 @@ async def viewer_accounts(
         memberships.c.id,
         memberships.c.role,
         memberships.c.permissions,
+        memberships.c.scoped,
         two_factor_enabled(principal.user_id),
     ).join(memberships, memberships.c.account_id == ClientAccount.id)
     if search and search.strip():
@@ -178,7 +179,7 @@ async def viewer_accounts(
         after=after,
     )
     edges: list[tuple[str, tuple[ClientAccount, Access]]] = []
-    for cursor, (account, membership_id, role, mask, two_factor_on) in page.edges:
+    for cursor, (account, membership_id, role, mask, scoped, two_factor_on) in page.edges:
         access = Access.of(
             principal,
             account_id=account.id,
@@ -186,6 +187,7 @@ async def viewer_accounts(
             role=role,
             granted=from_mask(mask),
             two_factor_required=account.require_two_factor and not two_factor_on,
+            scoped=scoped,
         )
         context.loaders.access.prime(account.id, access)
         context.loaders.account.prime(account.id, account)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from models.accounts import MembershipRole
 from models.database import Database
-from models.permissions import ALL_PERMISSIONS, Permission
+from models.permissions import ALL_PERMISSIONS, SCOPED_PERMISSIONS, Permission
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -29,16 +29,20 @@ class Principal:
     # For a token: the accounts it is restricted to (None: all) and its permissions (None: all).
     token_account_ids: frozenset[uuid.UUID] | None = None
     token_permissions: frozenset[Permission] | None = None
+    # A token limited to chosen services and domains (resolvers/scopes.py applies it in SQL).
+    token_scoped: bool = False
 
     @property
     def restricted(self) -> bool:
         """A token limited in any way: it acts only inside its limits (DESIGN rule 14)."""
-        return self.token_account_ids is not None or self.token_permissions is not None
+        return self.token_account_ids is not None or self.token_permissions is not None or self.token_scoped
 
     def covers(self, account_id: uuid.UUID) -> bool:
         return self.token_account_ids is None or account_id in self.token_account_ids
 
     def narrow(self, permissions: frozenset[Permission]) -> frozenset[Permission]:
+        if self.token_scoped:
+            permissions = permissions & SCOPED_PERMISSIONS
         if self.token_permissions is None:
             return permissions
         return permissions & self.token_permissions
@@ -55,6 +59,8 @@ class Access:
     # The account requires two-factor sign-in and the user has not turned it on: no permission
     # holds here (DESIGN rule 17), and mutations answer TWO_FACTOR_REQUIRED.
     two_factor_required: bool = False
+    # Limited to chosen services and domains, by the membership or the token (DESIGN rule 16).
+    scoped: bool = False
 
     def allows(self, *any_of: Permission) -> bool:
         return any(p in self.permissions for p in any_of)
@@ -69,11 +75,21 @@ class Access:
         role: MembershipRole,
         granted: frozenset[Permission],
         two_factor_required: bool = False,
+        scoped: bool = False,
     ) -> Access:
         held = ALL_PERMISSIONS if role is MembershipRole.OWNER else granted
+        if scoped:
+            held = held & SCOPED_PERMISSIONS
         if two_factor_required:
             held = frozenset()
-        return cls(account_id, membership_id, role, principal.narrow(held), two_factor_required)
+        return cls(
+            account_id,
+            membership_id,
+            role,
+            principal.narrow(held),
+            two_factor_required=two_factor_required,
+            scoped=scoped or principal.token_scoped,
+        )
 
 
 @dataclass

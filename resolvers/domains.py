@@ -21,6 +21,7 @@ from resolvers.errors import Problem, Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id, encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize, memberships_of, require_principal
+from resolvers.scopes import within_scope
 from resolvers.validation import Checker
 
 MIN_NAMESERVERS = 2
@@ -83,7 +84,11 @@ async def list_domains(
     """
     principal = require_principal(context)
     memberships = memberships_of(principal, Permission.VIEW_DOMAINS).subquery()
-    statement: Select[Any] = select(Domain).join(memberships, memberships.c.account_id == Domain.account_id)
+    statement: Select[Any] = (
+        select(Domain)
+        .join(memberships, memberships.c.account_id == Domain.account_id)
+        .where(within_scope(principal, "domain", memberships, subject_id=Domain.id))
+    )
     if account_id is not None:
         statement = statement.where(Domain.account_id == account_id)
     page = await paginate(

@@ -23,12 +23,10 @@ from resolvers.ids import encode_id
 from resolvers.outbox import enqueue
 from resolvers.password_resets import format_expiry, language_of_user
 from resolvers.permissions import require_principal, require_unrestricted
-from resolvers.ratelimits import within_limit
+from resolvers.ratelimits import Limits, allowed
 
 VERIFICATION_LIFETIME = timedelta(days=7)
 # Per user: a lost or late email can be asked for again, an inbox cannot be flooded.
-VERIFICATION_REQUESTS_PER_HOUR = 5
-VERIFICATION_WINDOW = timedelta(hours=1)
 TOKEN_INVALID_MESSAGE = "This link is invalid, used or expired; ask for a new one."
 
 
@@ -92,12 +90,7 @@ async def request_email_verification(context: Context) -> None:
     """Emails the viewer a fresh link; does nothing (but answers alike) when already verified."""
     principal = require_unrestricted(context)
     async with context.db.begin() as session:
-        if not await within_limit(
-            session,
-            f"email-verification:{principal.user_id}",
-            limit=VERIFICATION_REQUESTS_PER_HOUR,
-            window=VERIFICATION_WINDOW,
-        ):
+        if not await allowed(session, Limits.of(context.settings).email_verification, principal.user_id):
             raise reject("Too many verification emails; try again later.", UserErrorCode.RATE_LIMITED)
         user = await session.get_one(User, principal.user_id)
         if user.email_verified_at is not None:

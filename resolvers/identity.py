@@ -36,6 +36,14 @@ from resolvers.password_resets import find_usable_token, redeem_token
 from resolvers.passwords import password_weakness
 from resolvers.permissions import require_principal, require_unrestricted
 from resolvers.ratelimits import Limits, allowed, count_attempt, release_attempt
+from resolvers.scope_changes import (
+    ScopeRequest,
+    choose_scope,
+    copy_scope,
+    require_scoped_permissions,
+    write_scope,
+)
+from resolvers.scopes import API_TOKEN_SCOPE
 from resolvers.validation import BillingProfileLike, Checker
 
 
@@ -264,6 +272,7 @@ async def create_api_token(
     account_ids: list[str] | None,
     permissions: list[Permission] | None,
     expires_at: datetime | None,
+    scope: ScopeRequest | None = None,
 ) -> MintedToken:
     # A restricted token touches no token but itself; an unproven address mints none (rules 13, 14).
     principal = require_unrestricted(context)
@@ -307,6 +316,14 @@ async def create_api_token(
                     "input",
                     "expiresAt",
                 )
+    chosen_scope = None
+    if scope is not None:
+        if scoped_permissions is not None:
+            require_scoped_permissions(scoped_permissions)
+        # Through the viewer's scoped loaders: never wider than the user's (or this token's) scope.
+        chosen_scope = await choose_scope(
+            context, scope, account_ids=None if scoped_accounts is None else frozenset(scoped_accounts)
+        )
 
     secret = new_api_token()
     async with context.db.begin() as session:
@@ -318,11 +335,17 @@ async def create_api_token(
             all_accounts=scoped_accounts is None,
             permissions=None if scoped_permissions is None else to_mask(scoped_permissions),
             expires_at=expires_at,
+            scoped=chosen_scope is not None or principal.token_scoped,
         )
         session.add(token)
         await session.flush()
         for account_id in scoped_accounts or []:
             session.add(ApiTokenAccount(token_id=token.id, account_id=account_id))
+        if chosen_scope is not None:
+            await write_scope(session, API_TOKEN_SCOPE, token.id, chosen_scope)
+        elif principal.token_scoped:
+            # Minted by a scoped token without a scope of its own: it inherits its parent's.
+            await copy_scope(session, API_TOKEN_SCOPE, principal.credential_id, API_TOKEN_SCOPE, token.id)
         record(session, context, "api_token.created", subject_id=encode_id("ApiToken", token.id))
     context.loaders.token_accounts.prime(token.id, scoped_accounts or [])
     return MintedToken(secret=secret, token=token)

@@ -32,6 +32,16 @@ from resolvers.pagination import Page, paginate
 from resolvers.passwords import password_weakness
 from resolvers.permissions import authorize, require_principal, require_unrestricted
 from resolvers.ratelimits import Limits, allowed
+from resolvers.scope_changes import (
+    ChosenScope,
+    ScopeRequest,
+    choose_scope,
+    copy_scope,
+    require_scoped_permissions,
+    scope_names,
+    write_scope,
+)
+from resolvers.scopes import INVITATION_SCOPE, MEMBERSHIP_SCOPE
 from resolvers.validation import Checker
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -94,7 +104,12 @@ def _send(
 
 
 async def invite_user(
-    context: Context, *, account_id: uuid.UUID | None, email: str, permissions: list[Permission]
+    context: Context,
+    *,
+    account_id: uuid.UUID | None,
+    email: str,
+    permissions: list[Permission],
+    scope: ScopeRequest | None = None,
 ) -> Invitation:
     principal = require_principal(context)
     access = await authorize(context, account_id, Permission.MANAGE_USERS)
@@ -105,9 +120,13 @@ async def invite_user(
     granted = frozenset(permissions)
     if not granted <= access.permissions:
         raise _escalation(granted - access.permissions)
+    chosen = None
+    if scope is not None:
+        require_scoped_permissions(granted)
+        chosen = await choose_scope(context, scope, account_ids=frozenset({access.account_id}))
     for attempt in range(2):
         try:
-            return await _invite(context, principal, access.account_id, email, granted)
+            return await _invite(context, principal, access.account_id, email, granted, chosen)
         except IntegrityError:
             # A concurrent invitation of the same email won the insert: renew that one instead.
             if attempt:
@@ -121,6 +140,7 @@ async def _invite(
     account_id: uuid.UUID,
     email: str,
     granted: frozenset[Permission],
+    scope: ChosenScope | None = None,
 ) -> Invitation:
     now = utcnow()
     token = _new_token()
@@ -161,7 +181,10 @@ async def _invite(
         invitation.token_hash = digest(token)
         invitation.sent_at = now
         invitation.expires_at = now + INVITATION_LIFETIME
+        invitation.scoped = scope is not None
         await session.flush()
+        # A renewed invitation takes the scope of the latest one, as it takes its permissions.
+        await write_scope(session, INVITATION_SCOPE, invitation.id, scope)
         account = await session.get_one(ClientAccount, account_id)
         inviter = await session.get_one(User, principal.user_id)
         _send(
@@ -263,9 +286,12 @@ async def _accept(
         role=MembershipRole.USER,
         permissions=invitation.permissions & authority,
         invited_by_id=invitation.invited_by_id,
+        scoped=invitation.scoped,
     )
     session.add(membership)
     await session.flush()
+    if invitation.scoped:
+        await copy_scope(session, INVITATION_SCOPE, invitation.id, MEMBERSHIP_SCOPE, membership.id)
     record(
         session,
         context,
@@ -374,6 +400,8 @@ class Preview:
     account_name: str
     inviter_name: str
     email_registered: bool
+    # None: the whole account; else what the membership it creates will be limited to.
+    scope_names: list[str] | None = None
 
 
 async def preview(context: Context, *, token: str) -> Preview | None:
@@ -397,7 +425,10 @@ async def preview(context: Context, *, token: str) -> Preview | None:
             return None
         invitation, account_name, inviter_name = row
         registered = await session.scalar(select(User.id).where(User.email == invitation.email))
-    return Preview(invitation, account_name, inviter_name, registered is not None)
+        names = None
+        if invitation.scoped:
+            names = await scope_names(session, INVITATION_SCOPE, invitation.id, invitation.account_id)
+    return Preview(invitation, account_name, inviter_name, registered is not None, names)
 
 
 async def pending_for_viewer(context: Context) -> list[Invitation]:

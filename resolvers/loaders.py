@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.auth import ApiTokenAccount
@@ -22,6 +22,7 @@ from resolvers.catalogue import CatalogueLoaders
 from resolvers.contacts import PrimaryContactByAccountIdLoader
 from resolvers.invoices import BillingLoaders
 from resolvers.permissions import two_factor_enabled
+from resolvers.scopes import ScopeLoaders, reachable
 from resolvers.tickets import TicketLoaders
 
 if TYPE_CHECKING:
@@ -37,9 +38,17 @@ class _ByIdLoader(DataLoader[uuid.UUID, M | None], Generic[M]):
         super().__init__()
         self.context = context
 
+    def reach(self) -> ColumnElement[bool] | None:
+        """A further condition on the rows the viewer may load (None: every row)."""
+        return None
+
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[M | None]:
+        statement = select(self.model).where(self.model.id.in_(keys))
+        reach = self.reach()
+        if reach is not None:
+            statement = statement.where(reach)
         async with self.context.db.read() as session:
-            rows = await session.scalars(select(self.model).where(self.model.id.in_(keys)))
+            rows = await session.scalars(statement)
             found: dict[uuid.UUID, Any] = {row.id: row for row in rows}
         return [found.get(key) for key in keys]
 
@@ -65,11 +74,23 @@ class ContactByIdLoader(_ByIdLoader[Contact]):
 
 
 class ServiceByIdLoader(_ByIdLoader[Service]):
+    """A service outside the viewer's scope loads as missing (DESIGN rule 16)."""
+
     model = Service
+
+    def reach(self) -> ColumnElement[bool] | None:
+        return reachable(
+            self.context.principal, "service", subject_id=Service.id, account_id=Service.account_id
+        )
 
 
 class DomainByIdLoader(_ByIdLoader[Domain]):
+    """A domain outside the viewer's scope loads as missing (DESIGN rule 16)."""
+
     model = Domain
+
+    def reach(self) -> ColumnElement[bool] | None:
+        return reachable(self.context.principal, "domain", subject_id=Domain.id, account_id=Domain.account_id)
 
 
 class OwnerByAccountIdLoader(DataLoader[uuid.UUID, User]):
@@ -125,6 +146,7 @@ class AccessByAccountIdLoader(DataLoader[uuid.UUID, "Access | None"]):
                     role=membership.role,
                     granted=from_mask(membership.permissions),
                     two_factor_required=required and not enabled,
+                    scoped=membership.scoped,
                 )
             )
         return result
@@ -165,3 +187,4 @@ class Loaders:
         self.catalogue = CatalogueLoaders(context)
         self.affiliates = AffiliateLoaders(context)
         self.tickets = TicketLoaders(context)
+        self.scopes = ScopeLoaders(context)

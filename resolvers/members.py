@@ -16,6 +16,8 @@ from resolvers.ids import decode_id, encode_id
 from resolvers.invitation_authority import revoke_invitations_by
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize, require_principal, require_unrestricted
+from resolvers.scope_changes import require_scoped_permissions, write_scope
+from resolvers.scopes import MEMBERSHIP_SCOPE
 
 
 async def _target(context: Context, membership_id: str) -> tuple[Membership, Access]:
@@ -40,6 +42,8 @@ async def update_member_permissions(
     if target.role is MembershipRole.OWNER:
         raise _owner_required("The owner holds every permission; their membership cannot be changed.")
     wanted = frozenset(permissions)
+    if target.scoped:
+        require_scoped_permissions(wanted)
     # Keeping or taking away is fine; adding what the actor does not hold is escalation.
     added = wanted - from_mask(target.permissions)
     if not added <= access.permissions:
@@ -57,6 +61,9 @@ async def update_member_permissions(
         lost_authority = Permission.MANAGE_USERS not in wanted and bool(
             row.permissions & Permission.MANAGE_USERS.bit
         )
+        if row.scoped:
+            # Again under the lock: the scope may have been set since the membership was read.
+            require_scoped_permissions(wanted)
         row.permissions = to_mask(wanted)
         record(
             session,
@@ -133,6 +140,9 @@ async def transfer_ownership(context: Context, *, membership_id: str) -> uuid.UU
         await session.flush()
         new_owner.role = MembershipRole.OWNER
         new_owner.permissions = ALL_MASK
+        # The owner reaches the whole account (DESIGN rules 1 and 16).
+        new_owner.scoped = False
+        await write_scope(session, MEMBERSHIP_SCOPE, new_owner.id, None)
         record(
             session,
             context,

@@ -6,14 +6,14 @@ import uuid
 from typing import Any
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, Exists, Select, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Exists, Select, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import aliased
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.auth import ApiTokenAccount
-from models.permissions import Permission
+from models.permissions import SCOPED_PERMISSIONS, Permission
 from models.two_factor import TwoFactorCredential
 from resolvers.context import Access, Context, Principal
 from resolvers.errors import Forbidden, Unauthenticated, UserErrorCode, forbidden, not_found, reject
@@ -61,13 +61,16 @@ def holds(principal: Principal, permission: Permission | None) -> ColumnElement[
         return true()
     if principal.token_permissions is not None and permission not in principal.token_permissions:
         return false()
-    return and_(
-        or_(
-            Membership.role == MembershipRole.OWNER,
-            Membership.permissions.op("&")(permission.bit) != 0,
-        ),
-        two_factor_satisfied(principal.user_id),
+    granted = or_(
+        Membership.role == MembershipRole.OWNER,
+        Membership.permissions.op("&")(permission.bit) != 0,
     )
+    if permission not in SCOPED_PERMISSIONS:
+        # A scope bounds only service, domain and ticket permissions (DESIGN rule 16).
+        if principal.token_scoped:
+            return false()
+        return and_(not_(Membership.scoped), granted, two_factor_satisfied(principal.user_id))
+    return and_(granted, two_factor_satisfied(principal.user_id))
 
 
 def two_factor_enabled(user_id: uuid.UUID) -> Exists:
@@ -87,7 +90,8 @@ def two_factor_satisfied(user_id: uuid.UUID) -> ColumnElement[bool]:
 def memberships_of(principal: Principal, permission: Permission | None = None) -> Select[Any]:
     """The principal's memberships, narrowed to a token's accounts and to those granting `permission`.
 
-    Every list of account data joins through this, so nothing outside it can be listed by accident.
+    Every list of account data joins through this, so nothing outside it can be listed by accident;
+    lists of services, domains and tickets add `resolvers.scopes.within_scope` on its `scoped` and `id`.
     """
     conditions: list[ColumnElement[bool]] = [
         Membership.user_id == principal.user_id,

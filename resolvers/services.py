@@ -23,6 +23,7 @@ from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reje
 from resolvers.ids import decode_id, encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize, memberships_of, require_principal
+from resolvers.scopes import within_scope
 from resolvers.validation import Checker
 
 CANCELLABLE = frozenset({ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED})
@@ -81,7 +82,11 @@ async def _page(
 ) -> Page[Service]:
     principal = require_principal(context)
     memberships = memberships_of(principal, Permission.VIEW_SERVICES).subquery()
-    statement: Any = select(Service).join(memberships, memberships.c.account_id == Service.account_id)
+    statement: Any = (
+        select(Service)
+        .join(memberships, memberships.c.account_id == Service.account_id)
+        .where(within_scope(principal, "service", memberships, subject_id=Service.id))
+    )
     if account_id is not None:
         statement = statement.where(Service.account_id == account_id)
     if query.account_ids is not None:

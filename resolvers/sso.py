@@ -33,6 +33,7 @@ from resolvers.context import Context
 from resolvers.errors import UserErrorCode, forbidden, not_found, reject
 from resolvers.ids import encode_id
 from resolvers.permissions import require_principal
+from resolvers.scopes import MEMBERSHIP_SCOPE, covers
 from resolvers.services import service_in_reach
 
 LINK_LIFETIME = timedelta(seconds=60)
@@ -201,6 +202,21 @@ async def redeem_login(
         may_sign_in = membership.role is MembershipRole.OWNER or bool(
             membership.permissions & Permission.SERVICE_SSO.bit
         )
+        if may_sign_in and membership.scoped:
+            # The service may have left the member's scope since the link was made.
+            may_sign_in = bool(
+                await session.scalar(
+                    select(
+                        covers(
+                            MEMBERSHIP_SCOPE,
+                            "service",
+                            owner_id=membership.id,
+                            subject_id=service.id,
+                            account_id=membership.account_id,
+                        )
+                    )
+                )
+            )
         if service.status is not ServiceStatus.ACTIVE or not may_sign_in:
             return None
         record_system(

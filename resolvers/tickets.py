@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiodataloader import DataLoader
-from sqlalchemy import or_, select
+from sqlalchemy import not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.settings import Settings
@@ -33,6 +33,7 @@ from resolvers.outbox import enqueue
 from resolvers.pagination import Page, paginate
 from resolvers.password_resets import language_of_user
 from resolvers.permissions import authorize, memberships_of, require_principal
+from resolvers.scopes import MEMBERSHIP_SCOPE, covers, reachable, within_scope
 from resolvers.validation import Checker, Path
 
 MAX_SUBJECT_LENGTH = 200
@@ -100,6 +101,9 @@ async def open_ticket(
     related = None
     if service_id is not None:
         related = await _related_service(context, check, access.account_id, service_pk)
+    elif access.scoped:
+        # Else the ticket would be about nothing in their scope, out of their own reach at once.
+        check.fail(("input", "serviceId"), "Name the service in your scope that the ticket is about.")
     if check.problems:
         raise Rejected(check.problems)
     async with context.db.begin() as session:
@@ -203,6 +207,8 @@ async def account_tickets(
         select(Ticket)
         .join(memberships, memberships.c.account_id == Ticket.account_id)
         .where(Ticket.account_id == account_id)
+        # A scoped member handles only the tickets about a service in their scope.
+        .where(within_scope(principal, "service", memberships, subject_id=Ticket.service_id))
     )
     page = await paginate(
         context.db,
@@ -268,7 +274,24 @@ async def reply_as_staff(
         record_system(session, "ticket.answered", account_id=ticket.account_id, subject_id=global_id)
         account = await session.get(ClientAccount, ticket.account_id)
         assert account is not None
-        members = list(await session.scalars(_support_members().where(Membership.account_id == account.id)))
+        # A scoped member hears only of tickets about a service in their scope.
+        in_scope = (
+            not_(Membership.scoped)
+            if ticket.service_id is None
+            else or_(
+                not_(Membership.scoped),
+                covers(
+                    MEMBERSHIP_SCOPE,
+                    "service",
+                    owner_id=Membership.id,
+                    subject_id=ticket.service_id,
+                    account_id=Membership.account_id,
+                ),
+            )
+        )
+        members = list(
+            await session.scalars(_support_members().where(Membership.account_id == account.id, in_scope))
+        )
         for user in members:
             enqueue(
                 session,
@@ -294,8 +317,15 @@ class TicketByIdLoader(DataLoader[uuid.UUID, Ticket | None]):
         self.context = context
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Ticket | None]:
+        statement = select(Ticket).where(Ticket.id.in_(keys))
+        # A ticket about a service outside the viewer's scope (or about none) loads as missing.
+        reach = reachable(
+            self.context.principal, "service", subject_id=Ticket.service_id, account_id=Ticket.account_id
+        )
+        if reach is not None:
+            statement = statement.where(reach)
         async with self.context.db.read() as session:
-            found = {t.id: t for t in await session.scalars(select(Ticket).where(Ticket.id.in_(keys)))}
+            found = {t.id: t for t in await session.scalars(statement)}
         return [found.get(key) for key in keys]
 
 

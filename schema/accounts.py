@@ -18,6 +18,7 @@ from resolvers import contacts as contacts_resolve
 from resolvers import invitations as invitations_resolve
 from resolvers import invoices as invoices_resolve
 from resolvers import members as members_resolve
+from resolvers import scopes as scopes_resolve
 from resolvers.context import Access, Context
 from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from schema.domains import Domain, DomainFilter
     from schema.invitations import Invitation
     from schema.orders import Invoice, InvoiceFilter, Order
+    from schema.scopes import MembershipScope
     from schema.services import Service, ServiceFilter
     from schema.tickets import Ticket
 
@@ -345,6 +347,20 @@ class ClientAccountEdge:
             "viewer then holds no permission here (permissions is empty)."
         )
     )
+    account_pk: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(
+        description=(
+            "Null: the whole account. Otherwise the viewer's service and domain permissions here "
+            "reach only these services and domains."
+        )
+    )
+    async def scope(
+        self, info: Info[Context, None]
+    ) -> Annotated[MembershipScope, strawberry.lazy("schema.scopes")] | None:
+        from schema.scopes import scope_of
+
+        return scope_of(await scopes_resolve.viewer_scope(info.context, self.account_pk))
 
 
 @strawberry.type
@@ -367,6 +383,7 @@ class ClientAccountConnection:
                     role=access.role,
                     permissions=ordered(access.permissions),
                     two_factor_required=access.two_factor_required,
+                    account_pk=access.account_id,
                 )
                 for (cursor, (_, access)), node in zip(page.edges, nodes, strict=True)
             ],
@@ -407,6 +424,8 @@ class Membership(Node):
     account_pk: strawberry.Private[uuid.UUID]
     user_pk: strawberry.Private[uuid.UUID]
     invited_by_pk: strawberry.Private[uuid.UUID | None]
+    pk: strawberry.Private[uuid.UUID]
+    scoped: strawberry.Private[bool]
 
     @classmethod
     def of(cls, row: models.Membership) -> Membership:
@@ -419,7 +438,25 @@ class Membership(Node):
             account_pk=row.account_id,
             user_pk=row.user_id,
             invited_by_pk=row.invited_by_id,
+            pk=row.id,
+            scoped=row.scoped,
         )
+
+    @strawberry.field(
+        description=(
+            "Null: the whole account. Otherwise the member's service and domain permissions reach "
+            "only these services and domains; everything else in the account does not exist for them."
+        )
+    )
+    async def scope(
+        self, info: Info[Context, None]
+    ) -> Annotated[MembershipScope, strawberry.lazy("schema.scopes")] | None:
+        from schema.scopes import MembershipScope
+
+        if not self.scoped:
+            return None
+        items = await info.context.loaders.scopes.membership.load(self.pk)
+        return MembershipScope(items=items.within(self.account_pk))
 
     @strawberry.field
     async def user(self, info: Info[Context, None]) -> User:

@@ -14,11 +14,13 @@ from models.permissions import Permission, from_mask, ordered
 from resolvers import accounts as accounts_resolve
 from resolvers import email_verification, reset_requests
 from resolvers import identity as resolve
+from resolvers import scope_changes as scope_resolve
 from resolvers.context import Context, Principal
 from resolvers.errors import Rejected
 from resolvers.ids import encode_id
 from schema.accounts import BillingProfileInput, ClientAccount, ClientAccountConnection
 from schema.base import Connection, Node, UserError, authenticated, user_errors
+from schema.scopes import MembershipScope, MembershipScopeInput
 from schema.users import User
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ class ApiToken(Node):
     last_used_at: datetime | None
     pk: strawberry.Private[uuid.UUID]
     all_accounts: strawberry.Private[bool]
+    scoped: strawberry.Private[bool]
 
     @classmethod
     def of(cls, row: models.ApiToken) -> ApiToken:
@@ -54,7 +57,19 @@ class ApiToken(Node):
             last_used_at=row.last_used_at,
             pk=row.id,
             all_accounts=row.all_accounts,
+            scoped=row.scoped,
         )
+
+    @strawberry.field(
+        description=(
+            "Null: no restriction to services and domains. Otherwise the token reaches only these "
+            "(and never beyond its user's own scope)."
+        )
+    )
+    async def scope(self, info: Info[Context, None]) -> MembershipScope | None:
+        if not self.scoped:
+            return None
+        return MembershipScope(items=await info.context.loaders.scopes.api_token.load(self.pk))
 
     @strawberry.field(description="Null: every account the user is a member of, now and later.")
     async def accounts(self, info: Info[Context, None]) -> list[ClientAccount] | None:
@@ -229,6 +244,13 @@ class CreateApiTokenInput:
         default=None,
         description="Restrict the token to these permissions; omit for all the user holds.",
     )
+    scope: MembershipScopeInput | None = strawberry.field(
+        default=None,
+        description=(
+            "Restrict the token to these services and domains (of the token's accounts); omit for "
+            "no such restriction."
+        ),
+    )
     expires_at: datetime | None = None
 
 
@@ -318,6 +340,7 @@ class IdentityMutations:
                 account_ids=[str(i) for i in input.account_ids] if input.account_ids is not None else None,
                 permissions=input.permissions,
                 expires_at=input.expires_at,
+                scope=scope_resolve.decode_scope(input.scope),
             )
         except Rejected as rejected:
             return CreateApiTokenPayload(user_errors=user_errors(rejected))

@@ -11,12 +11,14 @@ from strawberry.types import Info
 from models import invitations as models
 from models.permissions import Permission, ordered
 from resolvers import invitations as resolve
+from resolvers import scope_changes as scope_resolve
 from resolvers.context import Context
 from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
 from resolvers.invitations import InvitationStatus
 from schema.accounts import ClientAccount, Membership
 from schema.base import Node, UserError, authenticated, user_errors
+from schema.scopes import MembershipScope, MembershipScopeInput
 from schema.users import User
 
 
@@ -31,6 +33,8 @@ class Invitation(Node):
     account_pk: strawberry.Private[uuid.UUID]
     invited_by_pk: strawberry.Private[uuid.UUID]
     accepted_by_pk: strawberry.Private[uuid.UUID | None]
+    pk: strawberry.Private[uuid.UUID]
+    scoped: strawberry.Private[bool]
 
     @classmethod
     def of(cls, row: models.Invitation) -> Invitation:
@@ -44,7 +48,18 @@ class Invitation(Node):
             account_pk=row.account_id,
             invited_by_pk=row.invited_by_id,
             accepted_by_pk=row.accepted_by_id,
+            pk=row.id,
+            scoped=row.scoped,
         )
+
+    @strawberry.field(
+        description="Null: the whole account. Otherwise the membership it creates is limited to these."
+    )
+    async def scope(self, info: Info[Context, None]) -> MembershipScope | None:
+        if not self.scoped:
+            return None
+        items = await info.context.loaders.scopes.invitation.load(self.pk)
+        return MembershipScope(items=items.within(self.account_pk))
 
     @strawberry.field(description="Null for a viewer who is not a member of the account (yet).")
     async def account(self, info: Info[Context, None]) -> ClientAccount | None:
@@ -86,6 +101,13 @@ class InvitationPreview:
             "up with the invitation)."
         )
     )
+    scope_names: list[str] | None = strawberry.field(
+        default=None,
+        description=(
+            "Null: the whole account. Otherwise the labels of the services and the names of the "
+            "domains the invitation is limited to."
+        ),
+    )
 
 
 @strawberry.input
@@ -93,6 +115,12 @@ class InviteUserInput:
     account_id: strawberry.ID
     email: str
     permissions: list[Permission]
+    scope: MembershipScopeInput | None = strawberry.field(
+        default=None,
+        description=(
+            "Limit the membership to these services and domains of the account; omit for the whole account."
+        ),
+    )
 
 
 @strawberry.type
@@ -159,6 +187,7 @@ class InvitationQueries:
             status=resolve.status_of(found.invitation),
             expires_at=found.invitation.expires_at,
             email_registered=found.email_registered,
+            scope_names=found.scope_names,
         )
 
 
@@ -169,12 +198,14 @@ class InvitationMutations:
         extensions=authenticated(),
     )
     async def invite_user(self, info: Info[Context, None], input: InviteUserInput) -> InviteUserPayload:
+        account_id = decode_id(input.account_id, "ClientAccount")
         try:
             row = await resolve.invite_user(
                 info.context,
-                account_id=decode_id(input.account_id, "ClientAccount"),
+                account_id=account_id,
                 email=input.email,
                 permissions=input.permissions,
+                scope=scope_resolve.decode_scope(input.scope),
             )
         except Rejected as rejected:
             return InviteUserPayload(user_errors=user_errors(rejected))

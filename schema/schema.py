@@ -45,6 +45,7 @@ from schema.limits import (
 from schema.members import MemberMutations
 from schema.nodes import NodeQueries
 from schema.orders import Invoice, Order, OrderMutations
+from schema.scopes import ScopeMutations
 from schema.services import Service, ServiceMutations
 from schema.sso import SsoMutations
 from schema.tickets import Ticket, TicketMutations
@@ -71,6 +72,7 @@ Mutation = merge_types(
         AccountOnBehalfMutations,
         InvitationMutations,
         MemberMutations,
+        ScopeMutations,
         DomainMutations,
         ContactMutations,
         ServiceMutations,

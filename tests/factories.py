@@ -331,3 +331,21 @@ async def require_two_factor(db: Database, account: ClientAccount) -> None:
         await session.execute(
             update(ClientAccount).where(ClientAccount.id == account.id).values(require_two_factor=True)
         )
+
+
+async def limit_membership(
+    db: Database,
+    membership: Membership,
+    *,
+    services: Iterable[Service] = (),
+    domains: Iterable[Domain] = (),
+) -> Membership:
+    """Scopes the membership to these services and domains (DESIGN rule 16)."""
+    from models.scopes import MembershipScopeDomain, MembershipScopeService
+
+    async with db.begin() as session:
+        row = await session.get_one(Membership, membership.id)
+        row.scoped = True
+        session.add_all(MembershipScopeService(owner_id=row.id, service_id=s.id) for s in services)
+        session.add_all(MembershipScopeDomain(owner_id=row.id, domain_id=d.id) for d in domains)
+    return row

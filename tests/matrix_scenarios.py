@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.auth import digest, hash_password
 from clientarea.settings import Settings
-from models.accounts import ClientAccount
+from models.accounts import ClientAccount, Membership
 from models.affiliates import Affiliate
 from models.audit import AuditEvent
 from models.base import utcnow, uuid7
@@ -25,6 +25,7 @@ from models.database import Database
 from models.email_verification import EmailVerificationToken
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.invitations import Invitation, PasswordResetToken
+from models.scopes import MembershipScopeDomain, MembershipScopeService
 from models.support import Ticket, TicketMessage, TicketStatus
 from models.two_factor import TwoFactorCredential
 from models.users import User
@@ -272,6 +273,22 @@ async def _domain(o: Objects) -> str:
     o.session.add(domain)
     o.models["domain"] = domain
     return gid("Domain", domain.id)
+
+
+@builds("scopedMembership")
+async def _scoped_membership(o: Objects) -> str:
+    """The colleague's membership, limited to a service and a domain of the account (DESIGN rule 16)."""
+    await o.get("service")
+    await o.get("domain")
+    membership = await o.session.get_one(Membership, o.team.colleague_membership.id)
+    membership.scoped = True
+    o.session.add_all(
+        [
+            MembershipScopeService(owner_id=membership.id, service_id=o.models["service"].id),
+            MembershipScopeDomain(owner_id=membership.id, domain_id=o.models["domain"].id),
+        ]
+    )
+    return gid("Membership", membership.id)
 
 
 @builds("order")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
 from argon2 import PasswordHasher
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.auth import digest, new_api_token, start_session, token_display_prefix
@@ -16,9 +18,13 @@ from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.auth import ApiToken, ApiTokenAccount
 from models.base import utcnow, uuid7
+from models.catalogue import BillingCycle, Product
 from models.contacts import Contact
 from models.database import Database
+from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.permissions import ALL_MASK, Permission, to_mask
+from models.scopes import MembershipScopeDomain, MembershipScopeService
+from models.support import Ticket, TicketStatus
 from models.users import User
 
 ActorKind = Literal["anonymous", "owner", "member", "stranger", "token"]
@@ -40,6 +46,9 @@ class Actor:
     like: str | None = None
     # A member of a home account that requires two-factor sign-in, without it (DESIGN rule 17).
     without_two_factor: bool = False
+    # A member limited to a service, a domain and a ticket of home built for it (DESIGN rule 16):
+    # the objects a row builds lie outside that scope.
+    scoped: bool = False
 
     @property
     def label(self) -> str:
@@ -206,6 +215,8 @@ async def build_world(db: Database, settings: Settings, actor: Actor) -> World:
             world.actor_membership = add_membership(
                 session, home.account, actor_user, role=MembershipRole.USER, mask=mask
             )
+            if actor.scoped:
+                await add_scope(session, world.actor_membership, home)
         elif own_account is not None:
             assert actor_user is not None
             add_owner(session, own_account, actor_user)
@@ -220,6 +231,63 @@ async def build_world(db: Database, settings: Settings, actor: Actor) -> World:
         elif world.actor_user is not None:
             world.sessions = [start_session(session, settings, world.actor_user.id)[0] for _ in range(2)]
     return world
+
+
+async def add_scope(session: AsyncSession, membership: Membership, team: Team) -> None:
+    """Scopes the membership to a new service and domain of the team's account, and a ticket about it."""
+    membership.scoped = True
+    await session.flush()
+    product = await session.scalar(select(Product).where(Product.key == "webhosting-s"))
+    domain_product = await session.scalar(select(Product.id).where(Product.tld == "at", Product.active))
+    assert product is not None
+    assert domain_product is not None
+    primary = await session.scalar(
+        select(Contact.id).where(Contact.account_id == team.account.id, Contact.is_primary.is_(True))
+    )
+    assert primary is not None
+    service = Service(
+        id=uuid7(),
+        account_id=team.account.id,
+        product_id=product.id,
+        label="www.in-scope.example",
+        status=ServiceStatus.ACTIVE,
+        billing_cycle=BillingCycle.MONTHLY,
+        recurring_amount=Decimal("5.00"),
+        currency_code="EUR",
+        specifications=[],
+    )
+    domain = Domain(
+        id=uuid7(),
+        account_id=team.account.id,
+        product_id=domain_product,
+        name=f"{unique('in-scope')}.at",
+        status=DomainStatus.ACTIVE,
+        period_years=1,
+        nameservers=["ns1.example.net", "ns2.example.net"],
+        registrant_contact_id=primary,
+        admin_contact_id=primary,
+        tech_contact_id=primary,
+        billing_contact_id=primary,
+    )
+    session.add_all([service, domain])
+    await session.flush()
+    ticket = Ticket(
+        id=uuid7(),
+        account_id=team.account.id,
+        number=unique("T")[:20],
+        subject="In scope",
+        department="Support",
+        status=TicketStatus.OPEN,
+        opened_by_id=team.owner.id,
+        service_id=service.id,
+    )
+    session.add_all(
+        [
+            ticket,
+            MembershipScopeService(owner_id=membership.id, service_id=service.id),
+            MembershipScopeDomain(owner_id=membership.id, domain_id=domain.id),
+        ]
+    )
 
 
 def add_api_token(

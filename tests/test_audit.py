@@ -26,6 +26,7 @@ from tests.factories import (
     TwoFactorDevice,
     add_member,
     create_account,
+    create_service,
     create_user,
     enable_two_factor,
     session_for,
@@ -356,6 +357,21 @@ async def _update_member(api: Api, db: Database, settings: Settings) -> Call:
         "{ updateMemberPermissions(input: {membershipId: $id, permissions: [VIEW_DOMAINS]})"
         " { membership { id } } }",
         {"id": _gid("Membership", member.id)},
+    )
+
+
+@scenario("updateMemberScope")
+async def _update_member_scope(api: Api, db: Database, settings: Settings) -> Call:
+    _, client, account = await _owner(api, db, settings)
+    member = await add_member(
+        db, account=account, user=await create_user(db), permissions=[Permission.VIEW_SERVICES]
+    )
+    service = await create_service(db, account=account)
+    return Call(
+        client,
+        "mutation($id: ID!, $service: ID!) { updateMemberScope(input: {membershipId: $id,"
+        " scope: {serviceIds: [$service], domainIds: []}}) { membership { id } } }",
+        {"id": _gid("Membership", member.id), "service": _gid("Service", service.id)},
     )
 
 

@@ -21,7 +21,7 @@ from clientarea.settings import Settings
 from models import Base
 from models.audit import AuditEvent
 from models.database import Database
-from models.permissions import ALL_PERMISSIONS, Permission, ordered
+from models.permissions import ALL_PERMISSIONS, SCOPED_PERMISSIONS, Permission, ordered
 from models.ratelimits import RateLimitHit
 from resolvers.errors import UserErrorCode
 from resolvers.permissions import InAccount
@@ -36,9 +36,21 @@ RESULTS = frozenset({"ok", "empty", "null"})
 OUTCOMES = RESULTS | {"FORBIDDEN", "UNAUTHENTICATED"} | {code.value for code in UserErrorCode}
 ROW_KEYS = frozenset(
     {"field", "case", "document", "path", "given", "needs", "needs_all", "gate", "allowed", "denied"}
-    | {"hidden", "anonymous", "foreign", "account_bound", "actors", "everywhere", "tokens", "extra_actors"}
+    | {
+        "hidden",
+        "anonymous",
+        "foreign",
+        "account_bound",
+        "actors",
+        "everywhere",
+        "tokens",
+        "extra_actors",
+        "scoped",
+    }
 )
 GROUPS = {"member": "members", "token": "tokens"}
+# The document variables naming objects a scope bounds; the scoped member's scope holds others.
+OUTSIDE_A_SCOPE = frozenset({"service", "domain", "ticket"})
 FieldPath = tuple[str | int, ...]
 
 
@@ -109,6 +121,8 @@ def _row(spec: dict[str, Any]) -> Row:
         "anonymous": spec.get("anonymous", "UNAUTHENTICATED" if is_mutation else "null"),
     }
     outcomes["foreign"] = spec.get("foreign", outcomes["hidden"])
+    if "scoped" in spec:
+        outcomes["scoped"] = spec["scoped"]
     relevant = needs.permissions | (gate.permissions if gate else frozenset())
     first_needed = ordered(needs.any_of)[:1] or ordered(needs.all_of)[:1] or [Permission.MANAGE_PROFILE]
     other = next(p for p in Permission if p not in relevant and p != first_needed[0])
@@ -152,6 +166,7 @@ def actors_for(row: Row) -> list[Actor]:
         *(Actor(f"member:{p.value}", "member", frozenset({p})) for p in Permission),
         Actor("member_without_permissions", "member"),
         Actor("member_without_two_factor", "member", ALL_PERMISSIONS, without_two_factor=True),
+        Actor("member:scoped", "member", SCOPED_PERMISSIONS, scoped=True),
         Actor("stranger", "stranger"),
         Actor("unverified", "owner", ALL_PERMISSIONS, verified=False, like="owner"),
         Actor("token:needed", "token", frozenset({needed})),
@@ -174,6 +189,8 @@ def expected(row: Row, actor: Actor, scope: Scope) -> Expected:
     """The outcome for this actor on this account, by the rules spelled out in the data file."""
     if actor.kind == "anonymous":
         return Expected(row.outcomes["anonymous"])
+    if actor.scoped and "scoped" in row.outcomes:
+        return Expected(row.outcomes["scoped"], row.needs)
     refused = _named(row.everywhere, actor)
     if refused is not None:
         return Expected(refused, row.needs)
@@ -183,6 +200,9 @@ def expected(row: Row, actor: Actor, scope: Scope) -> Expected:
     if override is not None:
         return Expected(override, row.needs)
     if actor.kind == "stranger" and row.account_bound:
+        return Expected(row.outcomes["hidden"])
+    if actor.scoped and row.account_bound and row.variables & OUTSIDE_A_SCOPE:
+        # The row's service, domain or ticket lies outside the scoped member's scope (rule 16).
         return Expected(row.outcomes["hidden"])
     held = actor.permissions
     if actor.without_two_factor and row.account_bound:
