@@ -30,6 +30,10 @@ from tests.factories import add_member, create_user, session_for
 from tests.outages import ServerProcess, log_records, server_process
 
 SECONDS = 8.0
+# Pools a third of the default per process, so connections are scarce as under a larger load; and
+# starved, so requests wait past the pool timeout.
+SCARCE = ("3", "3")
+STARVED = ("2", "1")
 DASHBOARD = (Path(__file__).resolve().parents[2] / "shared" / "contract" / "operations").joinpath(
     "dashboard_accounts.graphql"
 )
@@ -46,8 +50,10 @@ mutation InviteUser($input: InviteUserInput!) {
 class Load:
     """Every answer of the run, by operation; what must never happen is collected, not raised."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, busy_allowed: bool) -> None:
+        self.busy_allowed = busy_allowed
         self.answers: Counter[str] = Counter()
+        self.busy = 0
         self.problems: list[str] = []
         self.order_ids: set[str] = set()
 
@@ -60,6 +66,9 @@ class Load:
             headers={"cookie": f"clientarea_session={cookie}"},
         )
         self.answers[name] += 1
+        if self.busy_allowed and _clean_503(response):
+            self.busy += 1
+            return None
         if response.status_code != 200 or "INTERNAL_SERVER_ERROR" in response.text:
             self.problems.append(f"{name}: HTTP {response.status_code} {response.text[:300]}")
             return None
@@ -69,6 +78,13 @@ class Load:
             return None
         data: dict[str, Any] = body["data"]
         return data
+
+
+def _clean_503(response: httpx.Response) -> bool:
+    """The answer to no free connection in time: 503, Retry-After, SERVICE_UNAVAILABLE only."""
+    if response.status_code != 503 or response.headers.get("retry-after") != "1":
+        return False
+    return {e["extensions"]["code"] for e in response.json()["errors"]} == {"SERVICE_UNAVAILABLE"}
 
 
 async def _orders_with_replays(
@@ -132,42 +148,73 @@ def _assert_quiet(*servers: ServerProcess) -> None:
         assert not loud, loud[:3]
 
 
-@pytest.mark.e2e
-@pytest.mark.usefixtures("postgres_only")
-async def test_mixed_load_on_two_servers_answers_everything_cleanly(
-    database_url: str, db: Database, settings: Settings, tmp_path: Path
-) -> None:
-    made, products = await customers(db, settings, 10)
+async def _mixed_load(
+    database_url: str, db: Database, settings: Settings, log_folder: Path, pool: tuple[str, str]
+) -> tuple[Load, list[ServerProcess]]:
+    made, products = await customers(db, settings, 16)
     agency = await create_user(db, email="agency@example.com", name="Agency")
     for customer in made:
         account = decode_id(customer.account_id, "ClientAccount")
         assert account is not None
         await add_member(db, account=await _account(db, account), user=agency, permissions=list(Permission))
     agency_cookie = await session_for(db, settings, agency)
-    load = Load()
+    load = Load(busy_allowed=pool is STARVED)
 
+    size, timeout = pool
     async with (
-        server_process(database_url, tmp_path / "two-workers.log", workers=2) as first,
-        server_process(database_url, tmp_path / "second.log") as second,
+        server_process(
+            database_url,
+            log_folder / "two-workers.log",
+            workers=2,
+            db_pool_size=size,
+            db_pool_timeout_seconds=timeout,
+        ) as first,
+        server_process(
+            database_url, log_folder / "second.log", db_pool_size=size, db_pool_timeout_seconds=timeout
+        ) as second,
         httpx.AsyncClient(base_url=first.base_url, timeout=30) as one,
         httpx.AsyncClient(base_url=second.base_url, timeout=30) as other,
     ):
         until = time.monotonic() + SECONDS
         await asyncio.wait_for(
             asyncio.gather(
-                *(_orders_with_replays(load, [one, other], c, products, until) for c in made[:6]),
-                *(_invitations(load, (one, other)[i % 2], c, until) for i, c in enumerate(made[6:])),
+                *(_orders_with_replays(load, [one, other], c, products, until) for c in made[:12]),
+                *(_invitations(load, (one, other)[i % 2], c, until) for i, c in enumerate(made[12:])),
                 *(_reads(load, http, agency_cookie, until) for http in (one, other, one, other)),
             ),
             timeout=SECONDS + 60,
         )
         await asyncio.sleep(0.3)
+    return load, [first, second]
 
-    assert load.problems == [], load.problems[:5]
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("postgres_only")
+async def test_mixed_load_on_two_servers_answers_everything_cleanly(
+    database_url: str, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    load, servers = await _mixed_load(database_url, db, settings, tmp_path, SCARCE)
+
+    kinds = Counter(p[:60] for p in load.problems)
+    assert load.problems == [], (kinds, load.problems[:3])
     assert min(load.answers[name] for name in ("placeOrder", "inviteUser", "DashboardAccounts")) > 0
     assert len(load.order_ids) * 2 == load.answers["placeOrder"]
     await _assert_numbers_gap_free(db)
-    _assert_quiet(first, second)
+    _assert_quiet(*servers)
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("postgres_only")
+async def test_a_starved_pool_answers_a_clean_503_never_an_internal_error(
+    database_url: str, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    load, servers = await _mixed_load(database_url, db, settings, tmp_path, STARVED)
+
+    kinds = Counter(p[:60] for p in load.problems)
+    assert load.problems == [], (kinds, load.problems[:3])
+    assert load.answers["placeOrder"] > 0
+    await _assert_numbers_gap_free(db)
+    _assert_quiet(*servers)
 
 
 async def _account(db: Database, account_id: Any) -> Any:
