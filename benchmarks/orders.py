@@ -117,7 +117,7 @@ async def place(
     response = await http.post(
         "/graphql",
         json={"query": PLACE_ORDER, "variables": variables},
-        cookies={"clientarea_session": customer.cookie},
+        headers={"cookie": f"clientarea_session={customer.cookie}"},
     )
     elapsed = (time.perf_counter() - started) * 1000
     if response.status_code != 200:

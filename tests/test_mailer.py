@@ -243,6 +243,63 @@ async def test_an_email_is_given_up_after_the_maximum_attempts(db: Database, smt
     assert await deliver_due(db, smtp_settings) == 0
 
 
+async def test_a_hand_off_never_recorded_is_sent_again_counted_and_logged(
+    db: Database, smtp_settings: Settings, running_smtp: Inbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a worker handed the email to the SMTP server and died before recording the outcome:
+    # the row is still marked, and its claim has run out
+    queued = await _queue(db)
+    async with db.begin() as session:
+        await session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == queued.id)
+            .values(
+                sending_since=utcnow() - timedelta(seconds=40), locked_until=utcnow() - timedelta(seconds=1)
+            )
+        )
+
+    # when
+    with caplog.at_level(logging.WARNING, logger="clientarea.mail"):
+        sent = await deliver_due(db, smtp_settings)
+
+    # then it goes out again, with the row's stable Message-ID, counted as a re-send
+    assert sent == 1
+    [message] = running_smtp.messages
+    assert message["Message-ID"] == f"<{queued.id}@host.example>"
+    row = await _row(db, queued)
+    assert (row.status, row.resends, row.attempts) == (EmailStatus.SENT, 1, 1)
+    assert row.sending_since is None
+    [warning] = [r for r in caplog.records if r.name == "clientarea.mail"]
+    assert "sent again" in warning.getMessage()
+
+
+async def test_a_message_being_sent_is_held_for_the_configured_lease_only(
+    db: Database, smtp_settings: Settings, port: int
+) -> None:
+    # given the SMTP server holds its answer while the test looks at the row
+    slow = SlowInbox()
+    settings = smtp_settings.model_copy(update={"mail_lease_seconds": 12})
+    async with smtp_server(slow, port):
+        queued = await _queue(db)
+        delivery = asyncio.create_task(deliver_due(db, settings))
+        try:
+            assert await asyncio.to_thread(slow.arrived.wait, 10)
+            in_flight = await _row(db, queued)
+        finally:
+            slow.proceed.set()
+            sent = await delivery
+
+    # then the hand-off was marked and held for the lease, seconds rather than minutes,
+    assert in_flight.sending_since is not None
+    assert in_flight.locked_until is not None
+    assert in_flight.locked_until - in_flight.sending_since == timedelta(seconds=12)
+    # and an ordinary send is recorded with no re-send counted.
+    assert sent == 1
+    row = await _row(db, queued)
+    assert (row.status, row.attempts, row.resends) == (EmailStatus.SENT, 1, 0)
+    assert row.sending_since is None
+
+
 async def test_without_smtp_the_email_is_logged_and_marked_sent(
     db: Database, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
