@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy import text
@@ -26,8 +25,10 @@ from strawberry.types import ExecutionResult
 
 from clientarea.auth import InvalidToken, authenticate
 from clientarea.gc_tuning import tune_gc
+from clientarea.graphiql import with_offline_notice
 from clientarea.logs import current_request_id, reset_request_id, set_request_id
 from clientarea.mailer import Mailer
+from clientarea.origins import CookieOrigins, allowed_origins
 from clientarea.settings import Settings, get_settings
 from clientarea.sso import sso_verify_endpoint
 from models.database import Database
@@ -122,6 +123,10 @@ class GraphQLView(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    @property
+    def graphql_ide_html(self) -> str:
+        return with_offline_notice(super().graphql_ide_html)
+
 
 def _error_response(
     status: int,
@@ -146,14 +151,7 @@ class GraphQLEndpoint:
         self.view = view
         self.db = db
         self.settings = settings
-        self.allowed_origins = frozenset(allowed_origins(settings))
-
-    def _same_site(self, request: Request) -> bool:
-        """Whether a cookie on this request may count: it comes from the dashboard, not another site."""
-        origin = request.headers.get("origin")
-        if origin is not None:
-            return origin in self.allowed_origins
-        return request.headers.get("sec-fetch-site") != "cross-site"
+        self.cookie_origins = CookieOrigins(settings)
 
     async def _read_body(self, receive: Receive) -> bytes | None:
         """The whole body, or None once it passes the limit (chunked bodies included)."""
@@ -202,7 +200,7 @@ class GraphQLEndpoint:
             principal = await authenticate(
                 self.db,
                 self.settings,
-                cookie=cookie if cookie and self._same_site(request) else None,
+                cookie=cookie if cookie and self.cookie_origins.permits(request) else None,
                 authorization=request.headers.get("authorization"),
             )
         except InvalidToken:
@@ -225,14 +223,6 @@ class GraphQLEndpoint:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.view(scope, receive, send)
-
-
-def allowed_origins(settings: Settings) -> list[str]:
-    """CLIENTAREA_ALLOWED_ORIGINS, or else the dashboard's own origin from PUBLIC_URL."""
-    if settings.allowed_origins:
-        return [o.rstrip("/") for o in settings.allowed_origins]
-    public = urlsplit(settings.public_url)
-    return [f"{public.scheme}://{public.netloc}"]
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     # The outbox is delivered by a background task in each server process; tests switch it off.
     mail_enabled: bool = True
     mail_poll_seconds: float = 2.0
-    cookie_secure: bool = True
+    # The session cookie is Secure in production, always; in development (plain HTTP) only when
+    # asked, because clients that honour Secure never send it back over http://.
+    cookie_secure: bool = Field(default_factory=lambda given: given.get("env") == "production")
     cookie_name: str = "clientarea_session"
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -83,6 +85,12 @@ class Settings(BaseSettings):
     def _production_needs_a_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEVELOPMENT_SECRET_KEY:
             raise ValueError("CLIENTAREA_SECRET_KEY must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _production_cookies_are_secure(self) -> Settings:
+        if self.env == "production" and not self.cookie_secure:
+            raise ValueError("CLIENTAREA_COOKIE_SECURE cannot be false in production")
         return self
 
     @model_validator(mode="after")

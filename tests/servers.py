@@ -87,7 +87,6 @@ async def clientarea_server(database_url: str, **settings: str) -> AsyncIterator
     env = {
         **os.environ,
         "CLIENTAREA_DATABASE_URL": database_url,
-        "CLIENTAREA_COOKIE_SECURE": "false",
         "CLIENTAREA_PASSWORD_MEMORY_KIB": "1024",
         "CLIENTAREA_PASSWORD_TIME_COST": "1",
         **{f"CLIENTAREA_{key.upper()}": value for key, value in settings.items()},
