@@ -6,7 +6,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from clientarea.gc_tuning import tune_gc
 from clientarea.graphiql import with_offline_notice
 from clientarea.logs import current_request_id, reset_request_id, set_request_id
 from clientarea.mailer import Mailer
+from clientarea.observability import observe
 from clientarea.origins import CookieOrigins, allowed_origins
 from clientarea.settings import Settings, get_settings
 from clientarea.sso import sso_verify_endpoint
@@ -92,9 +93,13 @@ class RequestIdMiddleware:
 
 
 class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, extensions: Sequence[Any] = ()) -> None:
         super().__init__(
-            build_schema(introspection=settings.introspection_enabled, max_cost=settings.max_query_cost),
+            build_schema(
+                introspection=settings.introspection_enabled,
+                max_cost=settings.max_query_cost,
+                extensions=extensions,
+            ),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
             multipart_uploads_enabled=False,
@@ -232,7 +237,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout_seconds,
     )
-    endpoint = GraphQLEndpoint(GraphQLView(database, settings), database, settings)
+    observed = observe(settings, database)
+    endpoint = GraphQLEndpoint(
+        GraphQLView(database, settings, observed.schema_extensions), database, settings
+    )
 
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -266,8 +274,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/sso/verify", sso_verify_endpoint(database, settings), methods=["POST"]),
+            *observed.routes,
         ],
         middleware=[
+            *observed.middleware,
             Middleware(RequestIdMiddleware),
             Middleware(
                 CORSMiddleware,
@@ -283,4 +293,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.db = database
     app.state.settings = settings
+    app.state.tracer_provider = observed.tracer_provider
     return app

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # Freeze start-up objects and raise the collector's threshold (clientarea/gc_tuning.py).
     gc_tuning: bool = True
 
+    # The bearer secret of GET /metrics (Prometheus); unset, there is no /metrics.
+    metrics_token: str | None = Field(default=None, min_length=16, repr=False)
+
     db_pool_size: int = 10
     db_pool_timeout_seconds: float = 10.0
 

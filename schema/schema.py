@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +129,12 @@ def error_code(error: GraphQLError) -> str:
     return "QUERY_TOO_COMPLEX" if is_limit_error(error) else "BAD_USER_INPUT"
 
 
-def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST) -> strawberry.Schema:
-    """The schema with its limits; introspection is off in production unless enabled."""
-    extensions: list[Any] = [
+def build_schema(
+    *, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST, extensions: Sequence[Any] = ()
+) -> strawberry.Schema:
+    """The schema with its limits, and the given extensions (observability); introspection is off in
+    production unless enabled."""
+    limits: list[Any] = [
         MaskUnexpectedErrors,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
@@ -141,7 +145,7 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
         lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
     if not introspection:
-        extensions.append(DisableIntrospection)
+        limits.append(DisableIntrospection)
     return ClientAreaSchema(
         query=Query,
         mutation=Mutation,
@@ -158,7 +162,7 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
             Invoice,
             Ticket,
         ],
-        extensions=extensions,
+        extensions=[*extensions, *limits],
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
     )
 
