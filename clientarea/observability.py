@@ -160,9 +160,10 @@ def _observe(record: RequestRecord, status: int, seconds: float) -> None:
 # --- the database -------------------------------------------------------------------------
 
 
-def _count_statement(*_args: Any) -> None:
+def _count_statement(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    # SQLite's BEGIN is sent as a statement, PostgreSQL's by the driver: count neither.
     record = _current.get()
-    if record is not None:
+    if record is not None and not statement.startswith("BEGIN"):
         record.statements += 1
 
 

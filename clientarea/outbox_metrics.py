@@ -9,7 +9,7 @@ from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 
 from models.base import utcnow
 from models.database import Database
@@ -24,36 +24,39 @@ class OutboxState:
     oldest_due: datetime | None
 
 
+def _how_many(*conditions: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+
 async def outbox_state(db: Database) -> OutboxState:
+    """Two statements; both read only pending and failed rows (through the status index), never the
+    sent ones that pile up."""
     now = utcnow()
     async with db.read() as session:
+        pending = OutboxEmail.status == EmailStatus.PENDING
         counts = (
             await session.execute(
-                select(OutboxEmail.status, OutboxEmail.attempts > 0, func.count()).group_by(
-                    OutboxEmail.status, OutboxEmail.attempts > 0
-                )
+                select(
+                    _how_many(pending),
+                    _how_many(pending, OutboxEmail.attempts > 0),
+                    _how_many(OutboxEmail.status == EmailStatus.FAILED),
+                ).where(OutboxEmail.status.in_([EmailStatus.PENDING, EmailStatus.FAILED]))
             )
-        ).all()
+        ).one()
         oldest_due = await session.scalar(
             select(func.min(OutboxEmail.next_attempt_at)).where(
                 OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.next_attempt_at <= now
             )
         )
-    by_status: dict[EmailStatus, int] = {}
-    retrying = 0
-    for status, attempted, count in counts:
-        by_status[status] = by_status.get(status, 0) + count
-        if status is EmailStatus.PENDING and attempted:
-            retrying += count
     if isinstance(oldest_due, str):
         # SQLite hands an aggregate back as text, without the column type's conversion.
         oldest_due = datetime.fromisoformat(oldest_due)
     if oldest_due is not None and oldest_due.tzinfo is None:
         oldest_due = oldest_due.replace(tzinfo=now.tzinfo)
     return OutboxState(
-        pending=by_status.get(EmailStatus.PENDING, 0),
-        retrying=retrying,
-        failed=by_status.get(EmailStatus.FAILED, 0),
+        pending=int(counts[0]),
+        retrying=int(counts[1]),
+        failed=int(counts[2]),
         oldest_due=oldest_due,
     )
 

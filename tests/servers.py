@@ -81,8 +81,9 @@ def link_token(message: EmailMessage, path: str) -> str:
 
 
 @asynccontextmanager
-async def clientarea_server(database_url: str, **settings: str) -> AsyncIterator[str]:
-    """`clientarea serve` on a free port; yields its base URL and stops it at the end."""
+async def clientarea_server(database_url: str, *, workers: int = 1, **settings: str) -> AsyncIterator[str]:
+    """`clientarea serve` on a free port (with `workers` processes); yields its base URL and stops it
+    at the end."""
     port = free_port()
     env = {
         **os.environ,
@@ -98,6 +99,8 @@ async def clientarea_server(database_url: str, **settings: str) -> AsyncIterator
         "serve",
         "--port",
         str(port),
+        "--workers",
+        str(workers),
         "--no-migrate",
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
