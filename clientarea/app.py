@@ -98,7 +98,7 @@ class GraphQLView(GraphQL[Context, None]):
             build_schema(
                 introspection=settings.introspection_enabled,
                 max_cost=settings.max_query_cost,
-                extensions=extensions,
+                observers=extensions,
             ),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,

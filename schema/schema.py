@@ -130,11 +130,11 @@ def error_code(error: GraphQLError) -> str:
 
 
 def build_schema(
-    *, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST, extensions: Sequence[Any] = ()
+    *, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST, observers: Sequence[Any] = ()
 ) -> strawberry.Schema:
-    """The schema with its limits, and the given extensions (observability); introspection is off in
-    production unless enabled."""
-    limits: list[Any] = [
+    """The schema with its limits, and `observers` (metrics and tracing extensions) around them;
+    introspection is off in production unless enabled."""
+    extensions: list[Any] = [
         MaskUnexpectedErrors,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
@@ -145,7 +145,7 @@ def build_schema(
         lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
     if not introspection:
-        limits.append(DisableIntrospection)
+        extensions.append(DisableIntrospection)
     return ClientAreaSchema(
         query=Query,
         mutation=Mutation,
@@ -162,7 +162,7 @@ def build_schema(
             Invoice,
             Ticket,
         ],
-        extensions=[*extensions, *limits],
+        extensions=[*observers, *extensions],
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
     )
 
