@@ -109,7 +109,8 @@ async def clientarea_server(database_url: str, *, workers: int = 1, **settings: 
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(100):
+            # Up to 30 seconds: a busy machine starts several workers slowly.
+            for _ in range(300):
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         break
