@@ -98,7 +98,8 @@ class GraphQLView(GraphQL[Context, None]):
             build_schema(
                 introspection=settings.introspection_enabled,
                 max_cost=settings.max_query_cost,
-                observers=extensions,
+                # A tuple: build_schema may be cached by its arguments (the permission matrix does).
+                observers=tuple(extensions),
             ),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
