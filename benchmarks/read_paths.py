@@ -13,7 +13,6 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +23,7 @@ from clientarea.migrate import upgrade
 from clientarea.settings import Settings
 from models.database import Database
 from models.permissions import Permission
+from tests.contract_check import CONTRACT_OPERATIONS as OPERATIONS
 from tests.factories import (
     add_member,
     create_account,
@@ -34,7 +34,6 @@ from tests.factories import (
 )
 from tests.servers import clientarea_server
 
-OPERATIONS = Path(__file__).resolve().parents[2] / "shared" / "contract" / "operations"
 QUERIES = {
     "DashboardAccounts": (OPERATIONS / "dashboard_accounts.graphql").read_text(),
     "PartnerServices": (OPERATIONS / "partner_services.graphql").read_text(),

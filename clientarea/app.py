@@ -9,7 +9,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -24,6 +23,8 @@ from clientarea.gc_tuning import tune_gc
 from clientarea.graphql_endpoint import GraphQLEndpoint
 from clientarea.logs import reset_request_id, set_request_id
 from clientarea.mailer import Mailer
+from clientarea.observability import observe
+from clientarea.origins import CookieOrigins, allowed_origins
 from clientarea.settings import Settings, get_settings
 from clientarea.sso import sso_verify_endpoint
 from models.availability import DatabaseUnavailable
@@ -85,14 +86,6 @@ class RequestIdMiddleware:
             reset_request_id(token)
 
 
-def allowed_origins(settings: Settings) -> list[str]:
-    """CLIENTAREA_ALLOWED_ORIGINS, or else the dashboard's own origin from PUBLIC_URL."""
-    if settings.allowed_origins:
-        return [o.rstrip("/") for o in settings.allowed_origins]
-    public = urlsplit(settings.public_url)
-    return [f"{public.scheme}://{public.netloc}"]
-
-
 def create_app(settings: Settings | None = None, db: Database | None = None) -> Starlette:
     settings = settings or get_settings()
     database = db or Database(
@@ -100,8 +93,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout_seconds,
     )
-    schema = build_schema(introspection=settings.introspection_enabled, max_cost=settings.max_query_cost)
-    endpoint = GraphQLEndpoint(schema, database, settings, frozenset(allowed_origins(settings)))
+    observed = observe(settings, database)
+    schema = build_schema(
+        introspection=settings.introspection_enabled,
+        max_cost=settings.max_query_cost,
+        # A tuple: build_schema may be cached by its arguments (the permission matrix does).
+        observers=tuple(observed.schema_extensions),
+    )
+    endpoint = GraphQLEndpoint(schema, database, settings, CookieOrigins(settings))
 
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -135,8 +134,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/sso/verify", sso_verify_endpoint(database, settings), methods=["POST"]),
+            *observed.routes,
         ],
         middleware=[
+            *observed.middleware,
             Middleware(RequestIdMiddleware),
             Middleware(
                 CORSMiddleware,
@@ -153,4 +154,5 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.db = database
     app.state.settings = settings
+    app.state.tracer_provider = observed.tracer_provider
     return app

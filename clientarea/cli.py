@@ -14,27 +14,52 @@ if TYPE_CHECKING:
     from models.database import Database
 
 
+def _metrics_directory() -> Callable[[], None]:
+    """Multi-process metrics: every worker writes its values to files in PROMETHEUS_MULTIPROC_DIR
+    (an operator's, emptied of the last run's files, or else a new temporary folder), and /metrics
+    adds them up. It must be set before prometheus_client is first imported, so before anything else
+    here. Returns what to do at exit."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return lambda: None
+    made = tempfile.mkdtemp(prefix="clientarea-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return lambda: shutil.rmtree(made, ignore_errors=True)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
-    if not args.no_migrate:
-        from clientarea.migrate import upgrade
+    clean_up = _metrics_directory() if settings.metrics_token else (lambda: None)
+    try:
+        if not args.no_migrate:
+            from clientarea.migrate import upgrade
 
-        upgrade(settings.database_url)
-    configure_logging()
-    uvicorn.run(
-        "clientarea.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        # Applied again in each worker process, which starts with logging unconfigured.
-        log_config=logging_config(),
-        access_log=False,
-        proxy_headers=True,
-        server_header=False,
-    )
+            upgrade(settings.database_url)
+        configure_logging()
+        uvicorn.run(
+            "clientarea.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            # Applied again in each worker process, which starts with logging unconfigured.
+            log_config=logging_config(),
+            access_log=False,
+            proxy_headers=True,
+            server_header=False,
+        )
+    finally:
+        clean_up()
     return 0
 
 

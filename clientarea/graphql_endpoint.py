@@ -36,6 +36,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from clientarea.auth import InvalidToken, authenticate
+from clientarea.graphiql import with_offline_notice
 from clientarea.graphql_http import (
     GRAPHQL_RESPONSE_JSON,
     GraphQLParams,
@@ -49,6 +50,7 @@ from clientarea.graphql_http import (
     require_json_body,
 )
 from clientarea.logs import current_request_id
+from clientarea.origins import CookieOrigins
 from clientarea.persisted import register, resolve_document
 from clientarea.settings import Settings
 from models.availability import DatabaseUnavailable
@@ -113,12 +115,12 @@ class GraphQLEndpoint:
     """GET and POST /graphql; GraphiQL for a browser asking for HTML when it is enabled."""
 
     def __init__(
-        self, schema: Schema, db: Database, settings: Settings, allowed_origins: frozenset[str]
+        self, schema: Schema, db: Database, settings: Settings, cookie_origins: CookieOrigins
     ) -> None:
         self.schema = schema
         self.db = db
         self.settings = settings
-        self.allowed_origins = allowed_origins
+        self.cookie_origins = cookie_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -282,10 +284,7 @@ class GraphQLEndpoint:
 
     def _same_site(self, request: Request) -> bool:
         """Whether a cookie on this request may count: it comes from the dashboard, not another site."""
-        origin = request.headers.get("origin")
-        if origin is not None:
-            return origin in self.allowed_origins
-        return request.headers.get("sec-fetch-site") != "cross-site"
+        return self.cookie_origins.permits(request)
 
     async def _read_body(self, request: Request) -> bytes:
         """The whole body, refused once it passes the limit (chunked bodies included)."""
@@ -314,4 +313,4 @@ class GraphQLEndpoint:
     def _graphiql(self) -> Response:
         if not self.settings.graphiql_enabled:
             raise Refused("Not found.", "NOT_FOUND", status=404)
-        return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+        return HTMLResponse(with_offline_notice(get_graphql_ide_html(graphql_ide="graphiql")))

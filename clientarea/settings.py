@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     # A worker's claim on an outbox message lasts this long: a worker that dies holding it delays
     # the message by at most this much. One send may take two thirds of it.
     mail_lease_seconds: float = Field(default=30.0, ge=1.5, le=600)
-    cookie_secure: bool = True
+    # The session cookie is Secure in production, always; in development (plain HTTP) only when
+    # asked, because clients that honour Secure never send it back over http://.
+    cookie_secure: bool = Field(default_factory=lambda given: given.get("env") == "production")
     cookie_name: str = "clientarea_session"
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -108,6 +110,8 @@ class Settings(BaseSettings):
     # every one decrypts, so a new key goes first and an old one stays until nothing uses it (see
     # README). Empty: a key derived from SECRET_KEY, allowed outside production only.
     two_factor_keys: list[str] = Field(default_factory=list, repr=False)
+    # The bearer secret of GET /metrics (Prometheus); unset, there is no /metrics.
+    metrics_token: str | None = Field(default=None, min_length=16, repr=False)
 
     db_pool_size: int = 10
     db_pool_timeout_seconds: float = 10.0
@@ -116,6 +120,12 @@ class Settings(BaseSettings):
     def _production_needs_a_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEVELOPMENT_SECRET_KEY:
             raise ValueError("CLIENTAREA_SECRET_KEY must be set in production")
+        return self
+
+    @model_validator(mode="after")
+    def _production_cookies_are_secure(self) -> Settings:
+        if self.env == "production" and not self.cookie_secure:
+            raise ValueError("CLIENTAREA_COOKIE_SECURE cannot be false in production")
         return self
 
     @model_validator(mode="after")

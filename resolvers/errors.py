@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from graphql import GraphQLError
 
+from clientarea.metrics import RATE_LIMIT_REFUSALS
 from models.permissions import Permission, ordered
 
 
@@ -52,6 +53,9 @@ class Rejected(Exception):
 
 
 def reject(message: str, code: UserErrorCode, *field: str) -> Rejected:
+    # Every RATE_LIMITED answer is built here or by RateLimited, so operators see each refusal.
+    if code is UserErrorCode.RATE_LIMITED:
+        RATE_LIMIT_REFUSALS.inc()
     return Rejected([Problem(message, code, field or None)])
 
 
@@ -80,6 +84,7 @@ class RateLimited(GraphQLError):
 
     def __init__(self, message: str = "Too many requests; try again later.") -> None:
         super().__init__(message, extensions={"code": "RATE_LIMITED"})
+        RATE_LIMIT_REFUSALS.inc()
 
 
 class Forbidden(GraphQLError):

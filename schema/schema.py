@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +141,11 @@ def error_code(error: GraphQLError) -> str:
     return "QUERY_TOO_COMPLEX" if is_limit_error(error) else "BAD_USER_INPUT"
 
 
-def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST) -> strawberry.Schema:
-    """The schema with its limits; introspection is off in production unless enabled."""
+def build_schema(
+    *, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST, observers: Sequence[Any] = ()
+) -> strawberry.Schema:
+    """The schema with its limits, and `observers` (metrics and tracing extensions) around them;
+    introspection is off in production unless enabled."""
     extensions: list[Any] = [
         MaskUnexpectedErrors,
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
@@ -170,7 +174,7 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
             Invoice,
             Ticket,
         ],
-        extensions=extensions,
+        extensions=[*observers, *extensions],
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
     )
 

@@ -81,13 +81,13 @@ def link_token(message: EmailMessage, path: str) -> str:
 
 
 @asynccontextmanager
-async def clientarea_server(database_url: str, **settings: str) -> AsyncIterator[str]:
-    """`clientarea serve` on a free port; yields its base URL and stops it at the end."""
+async def clientarea_server(database_url: str, *, workers: int = 1, **settings: str) -> AsyncIterator[str]:
+    """`clientarea serve` on a free port (with `workers` processes); yields its base URL and stops it
+    at the end."""
     port = free_port()
     env = {
         **os.environ,
         "CLIENTAREA_DATABASE_URL": database_url,
-        "CLIENTAREA_COOKIE_SECURE": "false",
         "CLIENTAREA_PASSWORD_MEMORY_KIB": "1024",
         "CLIENTAREA_PASSWORD_TIME_COST": "1",
         **{f"CLIENTAREA_{key.upper()}": value for key, value in settings.items()},
@@ -99,6 +99,8 @@ async def clientarea_server(database_url: str, **settings: str) -> AsyncIterator
         "serve",
         "--port",
         str(port),
+        "--workers",
+        str(workers),
         "--no-migrate",
         env=env,
         stdout=asyncio.subprocess.DEVNULL,
@@ -107,7 +109,8 @@ async def clientarea_server(database_url: str, **settings: str) -> AsyncIterator
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base) as client:
-            for _ in range(100):
+            # Up to 30 seconds: a busy machine starts several workers slowly.
+            for _ in range(300):
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         break

@@ -1,13 +1,12 @@
 """Every read the consumers send costs a fixed number of SQL statements, whatever it returns.
 
-The documents are read from ../shared/contract/operations as the dashboard and partners send them;
+The documents are the contract's (tests/contract/operations), as the dashboard and partners send them;
 each runs against 1, 10 and 100 accounts and must cost exactly the same.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from clientarea.settings import Settings
 from models.database import Database
 from models.permissions import Permission
 from resolvers.ids import encode_id
+from tests.contract_check import CONTRACT_OPERATIONS as OPERATIONS
 from tests.factories import (
     add_member,
     create_account,
@@ -27,8 +27,6 @@ from tests.factories import (
     session_for,
 )
 from tests.graphql import Api
-
-OPERATIONS = Path(__file__).resolve().parents[2] / "shared" / "contract" / "operations"
 
 
 def operation(file: str, name: str) -> str:
