@@ -16,7 +16,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -30,12 +29,14 @@ from schema.catalogue import CatalogueQueries, Product
 from schema.contacts import Contact, ContactMutations
 from schema.domains import Domain, DomainMutations
 from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
+from schema.input_limits import document_input_limits
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.limits import (
     DEFAULT_MAX_COST,
     MAX_ALIASES,
     MAX_DEPTH,
     MAX_TOKENS,
+    BoundedValidation,
     MaxDirectivesRule,
     QueryCost,
     is_limit_error,
@@ -138,11 +139,11 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
         lambda: AddValidationRules([MaxDirectivesRule]),
         lambda: QueryCost(max_cost=max_cost),
         lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: BoundedValidation(maxsize=CACHE_SIZE),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return ClientAreaSchema(
+    built = ClientAreaSchema(
         query=Query,
         mutation=Mutation,
         types=[
@@ -161,6 +162,8 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
     )
+    document_input_limits(built._schema)
+    return built
 
 
 schema = build_schema()
