@@ -28,6 +28,7 @@ from schema.audit import AuditEvent
 from schema.catalogue import CatalogueQueries, Product
 from schema.contacts import Contact, ContactMutations
 from schema.domains import Domain, DomainMutations
+from schema.enum_descriptions import describe_enums
 from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
 from schema.input_limits import document_input_limits
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
@@ -44,6 +45,7 @@ from schema.limits import (
 from schema.members import MemberMutations
 from schema.nodes import NodeQueries
 from schema.orders import Invoice, Order, OrderMutations
+from schema.scalars import SCALARS
 from schema.services import Service, ServiceMutations
 from schema.sso import SsoMutations
 from schema.tickets import Ticket, TicketMutations
@@ -160,9 +162,10 @@ def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST
             Ticket,
         ],
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
+        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True, scalar_map=SCALARS),
     )
     document_input_limits(built._schema)
+    describe_enums(built._schema)
     return built
 
 
