@@ -22,7 +22,7 @@ from resolvers.catalogue import CatalogueLoaders
 from resolvers.contacts import PrimaryContactByAccountIdLoader
 from resolvers.invoices import BillingLoaders
 from resolvers.tickets import TicketLoaders
-from resolvers.users import UserVisibleLoader
+from resolvers.users import SeenUserLoader
 
 if TYPE_CHECKING:
     from resolvers.context import Access, Context
@@ -148,7 +148,7 @@ class Loaders:
     def __init__(self, context: Context) -> None:
         self.access = AccessByAccountIdLoader(context)
         self.user = UserByIdLoader(context)
-        self.user_visible = UserVisibleLoader(context)
+        self.seen_user = SeenUserLoader(context)
         self.account = ClientAccountByIdLoader(context)
         self.membership = MembershipByIdLoader(context)
         self.invitation = InvitationByIdLoader(context)

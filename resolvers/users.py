@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiodataloader import DataLoader
-from sqlalchemy import select
+from sqlalchemy import exists, literal, or_, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from models.accounts import Membership
 from models.users import User
@@ -19,44 +19,42 @@ if TYPE_CHECKING:
     from resolvers.context import Context
 
 
-class UserVisibleLoader(DataLoader[uuid.UUID, bool]):
-    """Whether the viewer may see each user: themself, or someone sharing an account the viewer
-    (or their token) reaches. One statement for a whole batch of authors."""
+class SeenUserLoader(DataLoader[uuid.UUID, "tuple[User, bool] | None"]):
+    """Each user with whether the viewer may see them: themself, or someone sharing an account the
+    viewer (or their token) reaches. One statement for a batch, the check inside it."""
 
     def __init__(self, context: Context) -> None:
         super().__init__()
         self.context = context
 
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[bool]:
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[tuple[User, bool] | None]:
         principal = self.context.principal
+        visible: ColumnElement[bool]
         if principal is None:
-            return [False] * len(keys)
-        others = [key for key in keys if key != principal.user_id]
-        visible = {principal.user_id}
-        if others:
+            visible = literal(False)
+        else:
             mine = memberships_of(principal).subquery()
             theirs = aliased(Membership)
-            statement = (
-                select(theirs.user_id)
+            shared = exists(
+                select(theirs.id)
                 .join(mine, mine.c.account_id == theirs.account_id)
-                .where(theirs.user_id.in_(others))
-                .distinct()
+                .where(theirs.user_id == User.id)
             )
-            async with self.context.db.read() as session:
-                visible.update(await session.scalars(statement))
-        return [key in visible for key in keys]
+            visible = or_(User.id == principal.user_id, shared)
+        statement = select(User, visible.label("visible")).where(User.id.in_(keys))
+        async with self.context.db.read() as session:
+            found = {row.id: (row, bool(seen)) for row, seen in await session.execute(statement)}
+        for row, _ in found.values():
+            self.context.loaders.user.prime(row.id, row)
+        return [found.get(key) for key in keys]
 
 
 async def visible_user(context: Context, user_id: uuid.UUID) -> User | None:
-    if not await context.loaders.user_visible.load(user_id):
-        return None
-    return await context.loaders.user.load(user_id)
+    found = await context.loaders.seen_user.load(user_id)
+    return found[0] if found is not None and found[1] else None
 
 
 async def historical_user(context: Context, user_id: uuid.UUID) -> tuple[User, bool] | None:
     """Someone who wrote, asked for or did something in an account, and whether the viewer may
     still see them (they may have left it since); None when the user no longer exists."""
-    row, visible = await asyncio.gather(
-        context.loaders.user.load(user_id), context.loaders.user_visible.load(user_id)
-    )
-    return None if row is None else (row, visible)
+    return await context.loaders.seen_user.load(user_id)
