@@ -8,6 +8,7 @@ every run draws the same cases; CLIENTAREA_PROPERTY_EXAMPLES draws more for a lo
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 from datetime import UTC
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import graphql
 import httpx
 import hypothesis.strategies as st
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
@@ -40,17 +42,27 @@ DOCUMENTS = st.one_of(
     from_schema(GRAPHQL_SCHEMA, custom_scalars=SCALARS, mode=Mode.NEGATIVE),
 )
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
+# Strings that look like what a server decodes (cursors and IDs are base64 of JSON or of text), so
+# the decoders meet malformed content and not only malformed base64.
+ENCODED = st.one_of(st.lists(JSON, max_size=3).map(orjson.dumps), st.text(max_size=40).map(str.encode)).map(
+    lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")
+)
+TEXT = st.one_of(st.text(max_size=40), ENCODED)
 _SCALAR_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "Int": st.integers(min_value=-(2**40), max_value=2**40)
     | st.floats(allow_nan=False, allow_infinity=False),
     "Float": st.floats(allow_nan=False, allow_infinity=False),
     "Boolean": st.booleans(),
-    "String": st.text(max_size=40),
-    "ID": st.text(max_size=40),
+    "String": TEXT,
+    "ID": TEXT,
     "DateTime": st.datetimes().map(lambda d: d.isoformat()) | st.text(max_size=30),
     "Date": st.dates().map(lambda d: d.isoformat()) | st.text(max_size=12),
     "Decimal": st.decimals(allow_nan=False, allow_infinity=False).map(str) | st.text(max_size=12),
@@ -75,22 +87,33 @@ def _loose(type_: graphql.GraphQLInputType, depth: int = 0) -> st.SearchStrategy
     return st.one_of(shaped, shaped, shaped, JSON)
 
 
+def _operation(kind: str, path: list[str], name: str, field: graphql.GraphQLField) -> str:
+    definitions = ", ".join(f"${arg}: {argument.type}" for arg, argument in field.args.items())
+    arguments = ", ".join(f"{arg}: ${arg}" for arg in field.args)
+    selection = "" if graphql.is_leaf_type(graphql.get_named_type(field.type)) else " { __typename }"
+    inner = f"{name}{f'({arguments})' if arguments else ''}{selection}"
+    for outer in reversed(path):
+        inner = f"{outer} {{ {inner} }}"
+    return f"{kind}{f'({definitions})' if definitions else ''} {{ {inner} }}"
+
+
 def _root_operations() -> list[tuple[str, dict[str, st.SearchStrategy[Any]]]]:
-    """One operation per root field, each argument a variable of the argument's own type."""
-    operations = []
+    """One operation per root field and per field of Viewer that takes arguments, each argument a
+    variable of the argument's own type."""
+    viewer = GRAPHQL_SCHEMA.get_type("Viewer")
+    assert isinstance(viewer, graphql.GraphQLObjectType)
+    fields: list[tuple[str, list[str], str, graphql.GraphQLField]] = []
     for kind, root in (("query", GRAPHQL_SCHEMA.query_type), ("mutation", GRAPHQL_SCHEMA.mutation_type)):
         assert root is not None
-        for name, field in root.fields.items():
-            definitions = ", ".join(f"${arg}: {argument.type}" for arg, argument in field.args.items())
-            arguments = ", ".join(f"{arg}: ${arg}" for arg in field.args)
-            selection = "" if graphql.is_leaf_type(graphql.get_named_type(field.type)) else " { __typename }"
-            document = (
-                f"{kind}{f'({definitions})' if definitions else ''} "
-                f"{{ {name}{f'({arguments})' if arguments else ''}{selection} }}"
-            )
-            values = {arg: _loose(argument.type) for arg, argument in field.args.items()}
-            operations.append((document, values))
-    return operations
+        fields += [(kind, [], name, field) for name, field in root.fields.items()]
+    fields += [("query", ["viewer"], name, field) for name, field in viewer.fields.items() if field.args]
+    return [
+        (
+            _operation(kind, path, name, field),
+            {arg: _loose(argument.type) for arg, argument in field.args.items()},
+        )
+        for kind, path, name, field in fields
+    ]
 
 
 ROOT_OPERATIONS = _root_operations()
@@ -154,6 +177,8 @@ async def test_no_request_is_answered_with_a_server_error(api: Api, db: Database
         {"query": "query($a: String) { products(after: $a) { totalCount } }", "variables": {"a": "\u0000"}},
         {"query": "query($i: [ID!]!) { nodes(ids: $i) { id } }", "variables": {"i": [[["x"]]]}},
         {"query": "{ products(first: 1) { edges { node { id } } } }", "variables": {"x": [[[[[]]]]]}},
+        # The catalogue's cursor is [position, id]: two integers once failed inside the database.
+        {"query": 'query { products(after: "WzEyMyw0NTZd") { totalCount } }', "variables": {}},
     ],
 )
 async def test_known_edge_cases_stay_clean(api: Api, body: dict[str, Any]) -> None:
