@@ -165,8 +165,5 @@ async def _membership_id(api: Api, history: History) -> str:
         {"id": encode_id("ClientAccount", history.account.id)},
     )
     former = encode_id("User", history.former.id)
-    return next(
-        e["node"]["id"]
-        for e in response.data["account"]["members"]["edges"]
-        if e["node"]["user"]["id"] == former
-    )
+    edges: list[dict[str, Any]] = response.data["account"]["members"]["edges"]
+    return next(e["node"]["id"] for e in edges if e["node"]["user"]["id"] == former)

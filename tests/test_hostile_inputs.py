@@ -205,10 +205,11 @@ async def test_signed_in_strings_with_nul_are_bad_user_input(world: World, db: D
     async with db.read() as session:
         product = await session.scalar(select(Product).where(Product.key == "domain-at"))
     assert product is not None
-    domain_item = {
+    domain: dict[str, Any] = {"name": "example.at", "action": "TRANSFER", "period": 1, "contacts": {}}
+    domain_item: dict[str, Any] = {
         "productId": encode_id("Product", product.id),
         "billingCycle": "ANNUALLY",
-        "domain": {"name": "example.at", "action": "TRANSFER", "period": 1, "contacts": {}, "authCode": "x"},
+        "domain": {**domain, "authCode": "x"},
     }
     order = "mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { order { id } userErrors { code } } }"
     cases: list[tuple[str, dict[str, Any]]] = [
@@ -218,7 +219,7 @@ async def test_signed_in_strings_with_nul_are_bad_user_input(world: World, db: D
             {
                 "i": {
                     "accountId": world.account_id,
-                    "items": [{**domain_item, "domain": {**domain_item["domain"], "authCode": "a\u0000"}}],
+                    "items": [{**domain_item, "domain": {**domain, "authCode": "a\u0000"}}],
                     "idempotencyKey": "k1",
                 }
             },
