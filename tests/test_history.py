@@ -166,4 +166,4 @@ async def _membership_id(api: Api, history: History) -> str:
     )
     former = encode_id("User", history.former.id)
     edges: list[dict[str, Any]] = response.data["account"]["members"]["edges"]
-    return next(e["node"]["id"] for e in edges if e["node"]["user"]["id"] == former)
+    return next(str(e["node"]["id"]) for e in edges if e["node"]["user"]["id"] == former)
