@@ -24,6 +24,7 @@ from resolvers.invoices import BillingLoaders
 from resolvers.permissions import two_factor_enabled
 from resolvers.scopes import ScopeLoaders, reachable
 from resolvers.tickets import TicketLoaders
+from resolvers.users import SeenUserLoader
 
 if TYPE_CHECKING:
     from resolvers.context import Access, Context
@@ -174,6 +175,7 @@ class Loaders:
     def __init__(self, context: Context) -> None:
         self.access = AccessByAccountIdLoader(context)
         self.user = UserByIdLoader(context)
+        self.seen_user = SeenUserLoader(context)
         self.account = ClientAccountByIdLoader(context)
         self.membership = MembershipByIdLoader(context)
         self.invitation = InvitationByIdLoader(context)

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.types import TypeEngine
 
 from models.database import Database
 from resolvers.errors import BadUserInput
@@ -64,14 +65,36 @@ def _encode_value(value: Any) -> Any:
     return value
 
 
-def _decode_value(raw: Any, python_type: type) -> Any:
+# A cursor is the caller's input: every value is checked against its key's column before it reaches
+# SQL, where a wrong type or an out-of-range integer would fail as a database error.
+_INT_BITS = {"BigInteger": 64, "SmallInteger": 16}
+_MAX_TEXT_KEY = 1_000
+_MAX_CURSOR_LENGTH = 4_000
+
+
+def _decode_value(raw: Any, sql_type: TypeEngine[Any]) -> Any:
+    python_type = sql_type.python_type
     if python_type is uuid.UUID:
+        if not isinstance(raw, str) or len(raw) != 32:
+            raise ValueError(raw)
         return uuid.UUID(hex=raw)
     if python_type is datetime:
-        return datetime.fromisoformat(raw)
-    if not isinstance(raw, python_type):
-        raise ValueError(raw)
-    return raw
+        if not isinstance(raw, str) or len(raw) > 40:
+            raise ValueError(raw)
+        value = datetime.fromisoformat(raw)
+        if value.tzinfo is None:
+            raise ValueError(raw)
+        return value
+    if python_type is int:
+        bits = _INT_BITS.get(type(sql_type).__name__, 32)
+        if type(raw) is not int or not -(2 ** (bits - 1)) <= raw < 2 ** (bits - 1):
+            raise ValueError(raw)
+        return raw
+    if python_type is str:
+        if not isinstance(raw, str) or len(raw) > _MAX_TEXT_KEY or "\x00" in raw:
+            raise ValueError(raw)
+        return raw
+    raise ValueError(raw)
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -79,8 +102,11 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
+def decode_cursor(cursor: str, types: Sequence[TypeEngine[Any]]) -> list[Any]:
+    """The key values of a cursor, each of its column's type; BAD_USER_INPUT for anything else."""
     try:
+        if len(cursor) > _MAX_CURSOR_LENGTH:
+            raise ValueError(cursor)
         padded = cursor + "=" * (-len(cursor) % 4)
         raw = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         if not isinstance(raw, list) or len(raw) != len(types):
@@ -107,7 +133,7 @@ async def paginate(
     size = page_size(first)
     page_statement = statement
     if after is not None:
-        values = decode_cursor(after, [key.type.python_type for key in keys])
+        values = decode_cursor(after, [key.type for key in keys])
         position, bound = tuple_(*keys), tuple_(*values)
         page_statement = page_statement.where(position < bound if descending else position > bound)
     order = [key.desc() for key in keys] if descending else list(keys)

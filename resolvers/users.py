@@ -3,35 +3,58 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from aiodataloader import DataLoader
+from sqlalchemy import exists, literal, or_, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from models.accounts import Membership
 from models.users import User
-from resolvers.context import Context
 from resolvers.permissions import memberships_of
+
+if TYPE_CHECKING:
+    from resolvers.context import Context
+
+
+class SeenUserLoader(DataLoader[uuid.UUID, "tuple[User, bool] | None"]):
+    """Each user with whether the viewer may see them: themself, or someone sharing an account the
+    viewer (or their token) reaches. One statement for a batch, the check inside it."""
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[tuple[User, bool] | None]:
+        principal = self.context.principal
+        visible: ColumnElement[bool]
+        if principal is None:
+            visible = literal(False)
+        else:
+            mine = memberships_of(principal).subquery()
+            theirs = aliased(Membership)
+            shared = exists(
+                select(theirs.id)
+                .join(mine, mine.c.account_id == theirs.account_id)
+                .where(theirs.user_id == User.id)
+            )
+            visible = or_(User.id == principal.user_id, shared)
+        statement = select(User, visible.label("visible")).where(User.id.in_(keys))
+        async with self.context.db.read() as session:
+            found = {row.id: (row, bool(seen)) for row, seen in await session.execute(statement)}
+        for row, _ in found.values():
+            self.context.loaders.user.prime(row.id, row)
+        return [found.get(key) for key in keys]
 
 
 async def visible_user(context: Context, user_id: uuid.UUID) -> User | None:
-    principal = context.principal
-    if principal is None:
-        return None
-    if user_id != principal.user_id:
-        mine = memberships_of(principal).subquery()
-        theirs = aliased(Membership)
-        shared = await _scalar(
-            context,
-            select(theirs.user_id)
-            .join(mine, mine.c.account_id == theirs.account_id)
-            .where(theirs.user_id == user_id)
-            .limit(1),
-        )
-        if shared is None:
-            return None
-    return await context.loaders.user.load(user_id)
+    found = await context.loaders.seen_user.load(user_id)
+    return found[0] if found is not None and found[1] else None
 
 
-async def _scalar(context: Context, statement: object) -> object:
-    async with context.db.read() as session:
-        return await session.scalar(statement)  # type: ignore[call-overload]
+async def historical_user(context: Context, user_id: uuid.UUID) -> tuple[User, bool] | None:
+    """Someone who wrote, asked for or did something in an account, and whether the viewer may
+    still see them (they may have left it since); None when the user no longer exists."""
+    return await context.loaders.seen_user.load(user_id)

@@ -36,7 +36,7 @@ from schema.base import (
     user_errors,
 )
 from schema.lookahead import below, ready_or, selected
-from schema.users import User
+from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
     from schema.affiliates import Affiliate
@@ -470,12 +470,9 @@ class Membership(Node):
         assert account is not None
         return ClientAccount.of(account)
 
-    @strawberry.field
+    @strawberry.field(description=history_field("Who invited this member, if anyone."))
     async def invited_by(self, info: Info[Context, None]) -> User | None:
-        if self.invited_by_pk is None:
-            return None
-        user = await info.context.loaders.user.load(self.invited_by_pk)
-        return User.of(user) if user else None
+        return await in_history(info, self.invited_by_pk)
 
 
 @strawberry.input

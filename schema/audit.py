@@ -13,7 +13,7 @@ from resolvers.context import Context
 from resolvers.ids import encode_id
 from schema.accounts import ClientAccount
 from schema.base import Node
-from schema.users import User
+from schema.users import User, history_field, in_history
 
 
 @strawberry.type
@@ -40,12 +40,9 @@ class AuditEvent(Node):
             account_pk=row.account_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description=history_field("Who did it, when a user did."))
     async def actor(self, info: Info[Context, None]) -> User | None:
-        if self.actor_pk is None:
-            return None
-        row = await info.context.loaders.user.load(self.actor_pk)
-        return User.of(row) if row else None
+        return await in_history(info, self.actor_pk)
 
     @strawberry.field
     async def account(self, info: Info[Context, None]) -> ClientAccount | None:

@@ -19,7 +19,7 @@ from resolvers.invitations import InvitationStatus
 from schema.accounts import ClientAccount, Membership
 from schema.base import Node, UserError, authenticated, user_errors
 from schema.scopes import MembershipScope, MembershipScopeInput
-from schema.users import User
+from schema.users import User, history_field, in_history
 
 
 @strawberry.type
@@ -73,18 +73,15 @@ class Invitation(Node):
         row = await info.context.loaders.account.load(self.account_pk)
         return row.name if row else ""
 
-    @strawberry.field
+    @strawberry.field(description=history_field("Who sent the invitation."))
     async def invited_by(self, info: Info[Context, None]) -> User:
-        row = await info.context.loaders.user.load(self.invited_by_pk)
-        assert row is not None
-        return User.of(row)
+        user = await in_history(info, self.invited_by_pk)
+        assert user is not None
+        return user
 
-    @strawberry.field
+    @strawberry.field(description=history_field("Who accepted it, once accepted."))
     async def accepted_by(self, info: Info[Context, None]) -> User | None:
-        if self.accepted_by_pk is None:
-            return None
-        row = await info.context.loaders.user.load(self.accepted_by_pk)
-        return User.of(row) if row else None
+        return await in_history(info, self.accepted_by_pk)
 
 
 @strawberry.type(description="What the person holding an invitation link may see before accepting it.")

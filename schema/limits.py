@@ -5,31 +5,26 @@ Every refusal happens before anything is resolved and carries `extensions.code`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
     ASTValidationRule,
     DirectiveNode,
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLInterfaceType,
-    GraphQLObjectType,
     GraphQLSchema,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
     ValidationContext,
-    get_named_type,
-    value_from_ast_untyped,
+    validate,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
-from resolvers.pagination import DEFAULT_PAGE_SIZE
+from schema.arguments import inspect_operation
+from schema.selections import selection_problem
 
 MAX_DEPTH = 10
 MAX_ALIASES = 15
@@ -67,74 +62,47 @@ class MaxDirectivesRule(ASTValidationRule):
             )
 
 
-def query_cost(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    variables: dict[str, Any] | None,
-    operation_name: str | None,
-) -> int:
-    """How many nodes the operation may return, as GitHub counts them: each connection adds its
-    `first` (default 20) times the sizes of the connections around it; `nodes` adds its IDs."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    operation = next(
-        (o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)),
-        None,
+def _validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+) -> list[GraphQLError]:
+    # Strawberry's own rules, as its validate_document adds them; no "Did you mean …?" in any
+    # message: suggestions would spell out the schema that disabled introspection hides.
+    return validate(
+        schema,
+        document,
+        (*rules, MaybeNullValidationRule, OneOfInputValidationRule),
+        hide_suggestions=True,
     )
-    if operation is None:
-        return 0
-    root = schema.get_root_type(operation.operation)
-    if root is None:
-        return 0
-    values = variables or {}
 
-    def argument(field: FieldNode, name: str) -> Any:
-        for arg in field.arguments or ():
-            if arg.name.value == name:
-                return value_from_ast_untyped(arg.value, values)
-        return None
 
-    def walk(selection_set: SelectionSetNode, parent: Any, multiplier: int, seen: frozenset[str]) -> int:
-        total = 0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
-                    continue
-                definition = parent.fields.get(selection.name.value)
-                if definition is None:
-                    continue
-                inner = multiplier
-                if "first" in definition.args:
-                    first = argument(selection, "first")
-                    inner = multiplier * (
-                        first if isinstance(first, int) and first >= 0 else DEFAULT_PAGE_SIZE
-                    )
-                    total += inner
-                elif selection.name.value == "nodes":
-                    ids = argument(selection, "ids")
-                    inner = multiplier * (len(ids) if isinstance(ids, list) else 1)
-                    total += inner
-                if selection.selection_set is not None:
-                    total += walk(selection.selection_set, get_named_type(definition.type), inner, seen)
-            elif isinstance(selection, InlineFragmentNode):
-                target = parent
-                if selection.type_condition is not None:
-                    target = schema.get_type(selection.type_condition.name.value) or parent
-                total += walk(selection.selection_set, target, multiplier, seen)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = fragments.get(name)
-                if fragment is None or name in seen:
-                    continue
-                target = schema.get_type(fragment.type_condition.name.value) or parent
-                total += walk(fragment.selection_set, target, multiplier, seen | {name})
-        return total
+class BoundedValidation(SchemaExtension):
+    """Validation, cached per document like Strawberry's ValidationCache, after a linear bound on
+    the document's selections (see schema.selections) and without suggestions."""
 
-    return walk(operation.selection_set, root, 1, frozenset())
+    def __init__(self, *, maxsize: int) -> None:
+        self.validate: Callable[..., list[GraphQLError]] = _cached_validate(maxsize)
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.validation_rules:
+            problem = selection_problem(document)
+            context.pre_execution_errors = (
+                [too_complex(problem)]
+                if problem is not None
+                else self.validate(context.schema._schema, document, context.validation_rules)
+            )
+        yield
+
+
+@lru_cache
+def _cached_validate(maxsize: int) -> Callable[..., list[GraphQLError]]:
+    return lru_cache(maxsize=maxsize)(_validate)
 
 
 class QueryCost(SchemaExtension):
-    """Reports `extensions.cost` on every response and refuses operations above the limit."""
+    """Reports `extensions.cost` on every response and refuses operations above the limit, or
+    whose variables or strings are unacceptable (schema.arguments), before anything runs."""
 
     max_cost = DEFAULT_MAX_COST
 
@@ -145,13 +113,16 @@ class QueryCost(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is not None:
-            self.cost = query_cost(
+            inspection = inspect_operation(
                 context.schema._schema,
                 context.graphql_document,
                 context.variables,
                 context.operation_name,
             )
-            if self.cost > self.max_cost:
+            self.cost = inspection.cost
+            if inspection.errors:
+                context.result = GraphQLExecutionResult(data=None, errors=inspection.errors)
+            elif self.cost > self.max_cost:
                 context.result = GraphQLExecutionResult(
                     data=None,
                     errors=[

@@ -24,7 +24,7 @@ from schema.base import Money, Node, UserError, authenticated, requires, user_er
 from schema.catalogue import Product
 from schema.domains import Domain, DomainContactsInput
 from schema.services import Service, Specification, SpecificationInput
-from schema.users import User
+from schema.users import User, history_field, in_history
 
 
 @strawberry.enum
@@ -205,11 +205,11 @@ class Order(Node):
         assert row is not None
         return ClientAccount.of(row)
 
-    @strawberry.field
+    @strawberry.field(description=history_field("Who placed the order."))
     async def placed_by(self, info: Info[Context, None]) -> User:
-        row = await info.context.loaders.user.load(self.placed_by_pk)
-        assert row is not None
-        return User.of(row)
+        user = await in_history(info, self.placed_by_pk)
+        assert user is not None
+        return user
 
     @strawberry.field
     async def items(self, info: Info[Context, None]) -> list[OrderItem]:

@@ -17,7 +17,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -32,13 +31,16 @@ from schema.catalogue import CatalogueQueries, Product
 from schema.contacts import Contact, ContactMutations
 from schema.domains import Domain, DomainMutations
 from schema.email_verification import EmailVerificationMutations
+from schema.enum_descriptions import describe_enums
 from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
+from schema.input_limits import document_input_limits
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.limits import (
     DEFAULT_MAX_COST,
     MAX_ALIASES,
     MAX_DEPTH,
     MAX_TOKENS,
+    BoundedValidation,
     MaxDirectivesRule,
     QueryCost,
     is_limit_error,
@@ -46,6 +48,7 @@ from schema.limits import (
 from schema.members import MemberMutations
 from schema.nodes import NodeQueries
 from schema.orders import Invoice, Order, OrderMutations
+from schema.scalars import SCALARS
 from schema.scopes import ScopeMutations
 from schema.services import Service, ServiceMutations
 from schema.sso import SsoMutations
@@ -154,11 +157,11 @@ def build_schema(
         lambda: AddValidationRules([MaxDirectivesRule]),
         lambda: QueryCost(max_cost=max_cost),
         lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: BoundedValidation(maxsize=CACHE_SIZE),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return ClientAreaSchema(
+    built = ClientAreaSchema(
         query=Query,
         mutation=Mutation,
         types=[
@@ -175,8 +178,11 @@ def build_schema(
             Ticket,
         ],
         extensions=[*observers, *extensions],
-        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True),
+        config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True, scalar_map=SCALARS),
     )
+    document_input_limits(built._schema)
+    describe_enums(built._schema)
+    return built
 
 
 schema = build_schema()

@@ -23,7 +23,7 @@ from resolvers.permissions import require_in_account
 from schema.base import Connection, Money, Node, UserError, authenticated, user_errors
 from schema.catalogue import Product
 from schema.lookahead import below, ready_or, selected
-from schema.users import User
+from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
     from schema.accounts import ClientAccount
@@ -49,12 +49,9 @@ class CancellationRequest:
     requested_at: datetime
     requested_by_pk: strawberry.Private[uuid.UUID | None]
 
-    @strawberry.field
+    @strawberry.field(description=history_field("Who asked for the cancellation."))
     async def requested_by(self, info: Info[Context, None]) -> User | None:
-        if self.requested_by_pk is None:
-            return None
-        row = await info.context.loaders.user.load(self.requested_by_pk)
-        return User.of(row) if row else None
+        return await in_history(info, self.requested_by_pk)
 
 
 @strawberry.type

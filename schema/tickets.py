@@ -18,7 +18,7 @@ from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
 from resolvers.permissions import require_in_account
 from schema.base import Node, UserError, authenticated, user_errors
-from schema.users import User
+from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
     from schema.accounts import ClientAccount
@@ -35,12 +35,9 @@ class TicketMessage:
     def of(cls, row: models.TicketMessage) -> TicketMessage:
         return cls(body=row.body, created_at=row.created_at, author_pk=row.author_id)
 
-    @strawberry.field(description="Who wrote it; null for the provider's staff.")
+    @strawberry.field(description=history_field("Who wrote it; null for the provider's staff."))
     async def author(self, info: Info[Context, None]) -> User | None:
-        if self.author_pk is None:
-            return None
-        row = await info.context.loaders.user.load(self.author_pk)
-        return User.of(row) if row else None
+        return await in_history(info, self.author_pk)
 
 
 @strawberry.type
@@ -81,11 +78,11 @@ class Ticket(Node):
         assert row is not None
         return ClientAccount.of(row)
 
-    @strawberry.field
+    @strawberry.field(description=history_field("Who opened it."))
     async def opened_by(self, info: Info[Context, None]) -> User:
-        row = await info.context.loaders.user.load(self.opened_by_pk)
-        assert row is not None
-        return User.of(row)
+        user = await in_history(info, self.opened_by_pk)
+        assert user is not None
+        return user
 
     @strawberry.field(description="The service the ticket is about, if any. Needs VIEW_SERVICES.")
     async def service(
