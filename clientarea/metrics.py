@@ -30,7 +30,7 @@ STATEMENTS = Histogram(
 REFUSED_DOCUMENTS = Counter(
     "clientarea_graphql_refused_documents",
     "Documents refused before they ran (QUERY_TOO_COMPLEX), by the limit they broke: "
-    "depth, aliases, tokens, directives or cost.",
+    "depth, aliases, tokens, directives, cost or selections.",
     ["reason"],
 )
 RATE_LIMIT_REFUSALS = Counter(

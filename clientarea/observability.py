@@ -57,6 +57,9 @@ _REFUSAL_REASONS = (
     ("tokens", "tokens"),
     ("directives", "directives"),
     ("may return", "cost"),
+    ("field selections", "selections"),
+    ("times in one selection set", "selections"),
+    ("fragment spreads", "selections"),
 )
 
 

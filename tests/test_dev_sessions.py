@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from clientarea.app import create_app
@@ -71,6 +72,7 @@ def test_the_cookie_is_secure_only_when_asked_outside_production(monkeypatch: py
 def test_the_cookie_is_always_secure_in_production() -> None:
     production = {"env": "production", "secret_key": "k" * 40, "sso_signing_key": "s" * 40}
     production["sso_panel_secret"] = "p" * 40
+    production["two_factor_keys"] = [Fernet.generate_key().decode()]
     assert Settings.model_validate(production).cookie_secure is True
     with pytest.raises(ValidationError, match="COOKIE_SECURE cannot be false in production"):
         Settings.model_validate({**production, "cookie_secure": False})

@@ -103,8 +103,11 @@ REFUSED = {
     "depth": _deep(3),
     "aliases": "{ " + " ".join(f"a{i}: viewer {{ user {{ id }} }}" for i in range(16)) + " }",
     "tokens": "{ viewer { " + "user { id } " * 700 + "} }",
-    "directives": "{ viewer { user { " + "... on User @include(if: true) { id } " * 11 + "} } }",
+    "directives": "{ viewer { user { "
+    + " ".join(f"d{i}: id @include(if: true)" for i in range(11))
+    + " } } }",
     "cost": "{ viewer { accounts(first: 100) { edges { node { members(first: 100) { totalCount } } } } } }",
+    "selections": "{ viewer { " + "user { id } " * 11 + "} }",
 }
 
 
