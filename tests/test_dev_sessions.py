@@ -70,7 +70,7 @@ def test_the_cookie_is_secure_only_when_asked_outside_production(monkeypatch: py
 
 
 def test_the_cookie_is_always_secure_in_production() -> None:
-    production = {"env": "production", "secret_key": "k" * 40, "sso_signing_key": "s" * 40}
+    production: dict[str, object] = {"env": "production", "secret_key": "k" * 40, "sso_signing_key": "s" * 40}
     production["sso_panel_secret"] = "p" * 40
     production["two_factor_keys"] = [Fernet.generate_key().decode()]
     assert Settings.model_validate(production).cookie_secure is True
