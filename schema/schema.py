@@ -142,12 +142,18 @@ def error_code(error: GraphQLError) -> str:
 
 def build_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST) -> strawberry.Schema:
     """The schema with its limits; introspection is off in production unless enabled."""
+    # The limit rules are built once, not per request: QueryDepthLimiter and MaxAliasesLimiter
+    # make a new rule class each time, and ValidationCache keys on the rules, so a fresh class per
+    # request missed the cache and every request validated its document anew.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        MaxDirectivesRule,
+    ]
     extensions: list[Any] = [
         MaskUnexpectedErrors,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules([MaxDirectivesRule]),
         lambda: QueryCost(max_cost=max_cost),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
