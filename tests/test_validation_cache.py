@@ -18,7 +18,7 @@ from schema.schema import CACHE_SIZE, build_schema
 
 def test_the_second_request_with_a_document_skips_validation() -> None:
     schema = build_schema()
-    cache = cast(_lru_cache_wrapper[Any], _get_validate_cache(CACHE_SIZE))
+    cache = cast("_lru_cache_wrapper[Any]", _get_validate_cache(CACHE_SIZE))
     document = "query ValidatedOnce { __typename }"
 
     assert schema.execute_sync(document).errors is None
