@@ -1,7 +1,12 @@
-"""Benchmark of the partner read paths: 50 accounts, each with services and domains.
+"""Benchmark of the dashboard and partner read paths against the GraphQL floor.
 
-Run with `scripts/bench` (in-process median of the contract operations, then HTTP requests per
-second against one uvicorn worker with 16 concurrent clients). Numbers are printed, not asserted.
+Run with `scripts/bench` (`--accounts 1000`, `--database-url postgresql+asyncpg://…`). Absolute
+times drift on a shared machine, so the figure is the ratio to a floor measured in the same run:
+graphql-core executing the same document (parse and validate included, default resolvers) against
+our exported SDL, from the finished response as a plain dict. Over HTTP the floor adds one round
+trip of `{ __typename }` to the same server. Rounds of an operation and of its floor alternate, so
+load from elsewhere on the machine lands on both. Numbers are printed, not asserted (the CI guard is
+tests/test_read_path_ratios.py).
 """
 
 from __future__ import annotations
@@ -13,9 +18,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
+from graphql import GraphQLSchema, build_schema, graphql_sync
 
 from clientarea.app import create_app
 from clientarea.catalogue import sync_catalogue
@@ -23,96 +33,266 @@ from clientarea.migrate import upgrade
 from clientarea.settings import Settings
 from models.database import Database
 from models.permissions import Permission
+from resolvers.ids import encode_id
 from tests.contract_check import CONTRACT_OPERATIONS as OPERATIONS
 from tests.factories import (
     add_member,
     create_account,
     create_domain,
+    create_invoice,
     create_service,
     create_user,
     session_for,
 )
-from tests.servers import clientarea_server
+from tests.servers import free_port
 
-QUERIES = {
-    "DashboardAccounts": (OPERATIONS / "dashboard_accounts.graphql").read_text(),
-    "PartnerServices": (OPERATIONS / "partner_services.graphql").read_text(),
-    "ExpiringDomains": (OPERATIONS / "partner_expiring_domains.graphql").read_text(),
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = {
+    "DashboardAccounts": "dashboard_accounts.graphql",
+    "PartnerServices": "partner_services.graphql",
+    "ExpiringDomains": "partner_expiring_domains.graphql",
+    "AccountOverview": "account_overview.graphql",
 }
-VARIABLES = {"first": 100, "before": "2100-01-01"}
+TYPENAME = {"query": "{ __typename }"}
+COOKIE = Settings.model_fields["cookie_name"].default
 
 
-async def populate(db: Database, settings: Settings, accounts: int, per_account: int) -> str:
+@dataclass(frozen=True)
+class World:
+    cookie: str
+    account_id: str
+
+
+def operations(world: World) -> dict[str, dict[str, Any]]:
+    """Request bodies of the four operations, as the dashboard and partners send them."""
+    variables: dict[str, dict[str, Any]] = {
+        "DashboardAccounts": {"first": 50},
+        "PartnerServices": {"first": 100},
+        "ExpiringDomains": {"first": 100, "before": "2100-01-01"},
+        "AccountOverview": {"id": world.account_id},
+    }
+    return {
+        name: {"query": (OPERATIONS / file).read_text(), "variables": variables[name]}
+        for name, file in DOCUMENTS.items()
+    }
+
+
+def floor_schema() -> GraphQLSchema:
+    return build_schema((ROOT / "schema" / "schema.graphql").read_text())
+
+
+def floor(schema: GraphQLSchema, body: dict[str, Any], data: dict[str, Any]) -> Callable[[], None]:
+    """graphql-core executing `body` from the finished response `data`: the cost of GraphQL itself."""
+
+    def run() -> None:
+        result = graphql_sync(schema, body["query"], root_value=data, variable_values=body["variables"])
+        assert result.errors is None, result.errors
+
+    return run
+
+
+async def populate(db: Database, settings: Settings, accounts: int, per_account: int) -> World:
     await sync_catalogue(db)
     agency = await create_user(db, email="agency@example.com", name="Agency")
+    first = None
     for index in range(accounts):
         owner = await create_user(db, name=f"Owner {index}")
-        account = await create_account(db, owner=owner, name=f"Customer {index:03}")
+        account = await create_account(db, owner=owner, name=f"Customer {index:04}")
         await add_member(db, account=account, user=agency, permissions=list(Permission))
         for item in range(per_account):
             await create_service(db, account=account, label=f"www.c{index}s{item}.at")
             await create_domain(db, account=account, name=f"c{index}d{item}.at")
-    return await session_for(db, settings, agency)
+        if first is None:
+            first = account
+            for _ in range(3):
+                await create_invoice(db, account=account, placed_by=owner)
+    assert first is not None
+    return World(await session_for(db, settings, agency), encode_id("ClientAccount", first.id))
 
 
-async def in_process(settings: Settings, db: Database, cookie: str, rounds: int) -> None:
+def ms(seconds: list[float]) -> float:
+    return statistics.median(seconds) * 1000
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float, float]:
+    cuts = statistics.quantiles(seconds, n=100, method="inclusive")
+    return cuts[49] * 1000, cuts[94] * 1000, cuts[98] * 1000
+
+
+async def timed(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[float, httpx.Response]:
+    started = time.perf_counter()
+    response = await client.post("/graphql", json=body)
+    return time.perf_counter() - started, response
+
+
+def checked(response: httpx.Response) -> dict[str, Any]:
+    payload = response.json()
+    assert response.status_code == 200, response.text[:500]
+    assert "errors" not in payload, response.text[:500]
+    data: dict[str, Any] = payload["data"]
+    return data
+
+
+async def measure(
+    client: httpx.AsyncClient,
+    schema: GraphQLSchema,
+    body: dict[str, Any],
+    rounds: int,
+    round_trip: bool,
+) -> tuple[float, float, float, dict[str, Any]]:
+    """Median of the operation, of the graphql-core floor and of `{ __typename }` (if asked), in ms."""
+    data = checked((await timed(client, body))[1])
+    execute = floor(schema, body, data)
+    execute()
+    spent: list[float] = []
+    floors: list[float] = []
+    trips: list[float] = []
+    for _ in range(rounds):
+        seconds, response = await timed(client, body)
+        spent.append(seconds)
+        checked(response)
+        started = time.perf_counter()
+        execute()
+        floors.append(time.perf_counter() - started)
+        if round_trip:
+            trips.append((await timed(client, TYPENAME))[0])
+    return ms(spent), ms(floors), ms(trips) if trips else 0.0, data
+
+
+async def in_process(
+    settings: Settings, db: Database, bodies: dict[str, dict[str, Any]], cookie: str, rounds: int
+) -> dict[str, float]:
+    schema = floor_schema()
+    ratios: dict[str, float] = {}
     app = create_app(settings, db)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         client.cookies.set(settings.cookie_name, cookie)
-        for name, query in QUERIES.items():
-            timings = []
-            size = 0
-            for _ in range(rounds):
-                db.counter.reset()
-                started = time.perf_counter()
-                response = await client.post("/graphql", json={"query": query, "variables": VARIABLES})
-                timings.append((time.perf_counter() - started) * 1000)
-                assert "errors" not in response.json(), response.text[:500]
-                size = len(response.content)
+        print("\nin-process (ASGI, no socket)       operation    floor   ratio  statements")
+        for name, body in bodies.items():
+            db.counter.reset()
+            spent, floor_ms, _, _ = await measure(client, schema, body, rounds, round_trip=False)
+            statements = db.counter.count // (rounds + 1)
+            ratios[name] = spent / floor_ms
+            print(f"  {name:30} {spent:8.2f} ms {floor_ms:6.2f} ms  {ratios[name]:5.2f}  {statements:6}")
+        print("\nPartnerServices by page size       operation    floor   ratio   ms/row")
+        per_row: list[float] = []
+        for first in (10, 50, 100):
+            body = {**bodies["PartnerServices"], "variables": {"first": first}}
+            spent, floor_ms, _, data = await measure(client, schema, body, rounds, round_trip=False)
+            rows = len(data["viewer"]["services"]["edges"])
+            per_row.append(spent / rows)
             print(
-                f"{name:18} in-process median {statistics.median(timings):7.2f} ms"
-                f"  p90 {statistics.quantiles(timings, n=10)[-1]:7.2f} ms"
-                f"  {db.counter.count} statements  {size / 1024:.0f} KB"
+                f"  first {first:<3} ({rows:3} rows)            {spent:8.2f} ms {floor_ms:6.2f} ms"
+                f"  {spent / floor_ms:5.2f}  {spent / rows:6.3f}"
             )
+        print(f"  time/row, largest over smallest page: {per_row[-1] / per_row[0]:.2f}")
+    return ratios
+
+
+@asynccontextmanager
+async def server(database_url: str, gc_tuning: bool) -> AsyncIterator[tuple[str, int]]:
+    """`clientarea serve` with one worker on a free port; yields its base URL and process id."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CLIENTAREA_DATABASE_URL": database_url,
+        "CLIENTAREA_COOKIE_SECURE": "false",
+        "CLIENTAREA_MAIL_ENABLED": "false",
+        "CLIENTAREA_GC_TUNING": str(gc_tuning).lower(),
+    }
+    command = [sys.executable, "-m", "clientarea.cli", "serve", "--port", str(port), "--no-migrate"]
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("server did not start")
+        yield base, process.pid
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=10)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's high-water resident set size (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def over_http(
-    database_url: str, cookie: str, seconds: float, concurrency: int, gc_tuning: bool
-) -> None:
-    async with clientarea_server(
-        database_url, mail_enabled="false", gc_tuning=str(gc_tuning).lower()
-    ) as base:
-        for name, query in QUERIES.items():
-            done = 0
+    url: str,
+    bodies: dict[str, dict[str, Any]],
+    cookie: str,
+    rounds: int,
+    seconds: float,
+    concurrency: int,
+    gc: bool,
+) -> dict[str, float]:
+    schema = floor_schema()
+    ratios: dict[str, float] = {}
+    async with server(url, gc) as (base, pid):
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            client.cookies.set(COOKIE, cookie)
+            print("\nHTTP, one client                   operation    floor   ratio  ({ __typename })")
+            for name, body in bodies.items():
+                spent, floor_ms, trip, _ = await measure(client, schema, body, rounds, round_trip=True)
+                ratios[name] = spent / (floor_ms + trip)
+                print(
+                    f"  {name:30} {spent:8.2f} ms {floor_ms + trip:6.2f} ms  {ratios[name]:5.2f}"
+                    f"  ({trip:.2f} ms)"
+                )
+        print(
+            f"\nHTTP, one worker, {concurrency} concurrent clients   req/s     p50     p95     p99  p99/p50"
+        )
+        limits = httpx.Limits(max_connections=concurrency)
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+            client.cookies.set(COOKIE, cookie)
+            for name, body in bodies.items():
+                latencies: list[float] = []
 
-            async def worker(client: httpx.AsyncClient, body: dict[str, Any], deadline: float) -> None:
-                nonlocal done
-                while time.perf_counter() < deadline:
-                    response = await client.post("/graphql", json=body)
-                    assert response.status_code == 200
-                    done += 1
+                async def worker(
+                    deadline: float, body: dict[str, Any] = body, latencies: list[float] = latencies
+                ) -> None:
+                    while time.perf_counter() < deadline:
+                        spent, response = await timed(client, body)
+                        assert response.status_code == 200
+                        latencies.append(spent)
 
-            limits = httpx.Limits(max_connections=concurrency)
-            async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-                client.cookies.set("clientarea_session", cookie)
-                body = {"query": query, "variables": VARIABLES}
                 await client.post("/graphql", json=body)
                 started = time.perf_counter()
-                deadline = started + seconds
-                await asyncio.gather(*(worker(client, body, deadline) for _ in range(concurrency)))
+                await asyncio.gather(*(worker(started + seconds) for _ in range(concurrency)))
                 elapsed = time.perf_counter() - started
-            print(f"{name:18} HTTP, 1 worker, {concurrency} concurrent: {done / elapsed:6.1f} req/s")
+                p50, p95, p99 = percentiles(latencies)
+                print(
+                    f"  {name:30} {len(latencies) / elapsed:10.1f} {p50:7.1f} {p95:7.1f} {p99:7.1f}"
+                    f"  {p99 / p50:6.2f}   (ms)"
+                )
+        print(f"\npeak RSS of the server process: {peak_rss_mib(pid):.0f} MiB")
+    return ratios
 
 
 async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--per-account", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--no-gc-tuning", action="store_true", help="the server keeps Python's GC defaults")
+    parser.add_argument("--no-http", action="store_true", help="in-process figures only")
     args = parser.parse_args(argv)
 
     folder = tempfile.mkdtemp(prefix="clientarea-bench-")
@@ -120,11 +300,19 @@ async def main(argv: list[str]) -> None:
     await asyncio.to_thread(upgrade, url)
     settings = Settings(database_url=url, cookie_secure=False, mail_enabled=False)
     db = Database(url)
-    cookie = await populate(db, settings, args.accounts, args.per_account)
+    world = await populate(db, settings, args.accounts, args.per_account)
+    bodies = operations(world)
     print(f"{args.accounts} accounts x {args.per_account} services and domains, database {url.split(':')[0]}")
-    await in_process(settings, db, cookie, args.rounds)
+    inside = await in_process(settings, db, bodies, world.cookie, args.rounds)
     await db.dispose()
-    await over_http(url, cookie, args.seconds, args.concurrency, not args.no_gc_tuning)
+    if not args.no_http:
+        outside = await over_http(
+            url, bodies, world.cookie, args.rounds, args.seconds, args.concurrency, not args.no_gc_tuning
+        )
+    print("\nratio to the floor            in-process   HTTP")
+    for name, ratio in inside.items():
+        http = f"{outside[name]:5.2f}" if not args.no_http else "    -"
+        print(f"  {name:28} {ratio:8.2f}   {http}")
 
 
 if __name__ == "__main__":

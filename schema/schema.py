@@ -149,12 +149,18 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema with its limits, and `observers` (metrics and tracing extensions) around them;
     introspection is off in production unless enabled."""
+    # The limit rules are built once, not per request: QueryDepthLimiter and MaxAliasesLimiter
+    # make a new rule class each time, and ValidationCache keys on the rules, so a fresh class per
+    # request missed the cache and every request validated its document anew.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+        MaxDirectivesRule,
+    ]
     extensions: list[Any] = [
         MaskUnexpectedErrors,
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules([MaxDirectivesRule]),
         lambda: QueryCost(max_cost=max_cost),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: BoundedValidation(maxsize=CACHE_SIZE),

@@ -1,0 +1,40 @@
+"""A document is validated once: later requests with the same text hit the validation cache.
+
+The limit rules (depth, aliases, directives) are part of the cache's key. Were they a new rule
+class per request, as QueryDepthLimiter and MaxAliasesLimiter make on every instantiation, every
+request would miss and validate its document anew (a tenth of a partner read's time).
+"""
+
+from __future__ import annotations
+
+from functools import _lru_cache_wrapper
+from typing import Any, cast
+
+from strawberry.extensions.validation_cache import _get_validate_cache
+
+from schema.limits import MAX_DEPTH
+from schema.schema import CACHE_SIZE, build_schema
+
+
+def test_the_second_request_with_a_document_skips_validation() -> None:
+    schema = build_schema()
+    cache = cast("_lru_cache_wrapper[Any]", _get_validate_cache(CACHE_SIZE))
+    document = "query ValidatedOnce { __typename }"
+
+    assert schema.execute_sync(document).errors is None
+    first = cache.cache_info()
+    assert schema.execute_sync(document).errors is None
+    second = cache.cache_info()
+
+    assert second.misses == first.misses
+    assert second.hits == first.hits + 1
+
+
+def test_the_cached_rules_still_refuse_a_document_too_deep() -> None:
+    schema = build_schema()
+    deep = "query TooDeep " + "{ viewer " * (MAX_DEPTH + 2) + "}" * (MAX_DEPTH + 2)
+
+    for _ in range(2):
+        result = schema.execute_sync(deep)
+        assert result.errors
+        assert any("exceeds maximum operation depth" in e.message for e in result.errors), result.errors
