@@ -10,15 +10,13 @@ from __future__ import annotations
 from functools import _lru_cache_wrapper
 from typing import Any, cast
 
-from strawberry.extensions.validation_cache import _get_validate_cache
-
-from schema.limits import MAX_DEPTH
+from schema.limits import MAX_DEPTH, _cached_validate
 from schema.schema import CACHE_SIZE, build_schema
 
 
 def test_the_second_request_with_a_document_skips_validation() -> None:
     schema = build_schema()
-    cache = cast("_lru_cache_wrapper[Any]", _get_validate_cache(CACHE_SIZE))
+    cache = cast("_lru_cache_wrapper[Any]", _cached_validate(CACHE_SIZE))
     document = "query ValidatedOnce { __typename }"
 
     assert schema.execute_sync(document).errors is None
