@@ -26,6 +26,7 @@ from models import Invoice, Order
 from models.database import Database
 from models.permissions import Permission
 from resolvers.ids import decode_id
+from tests.contract_check import CONTRACT_OPERATIONS
 from tests.factories import add_member, create_user, session_for
 from tests.outages import ServerProcess, log_records, server_process
 
@@ -34,9 +35,7 @@ SECONDS = 8.0
 # starved, so requests wait past the pool timeout.
 SCARCE = ("3", "3")
 STARVED = ("2", "1")
-DASHBOARD = (Path(__file__).resolve().parents[2] / "shared" / "contract" / "operations").joinpath(
-    "dashboard_accounts.graphql"
-)
+DASHBOARD = CONTRACT_OPERATIONS / "dashboard_accounts.graphql"
 SERVICES = """
 query { viewer { services(first: 50) { totalCount edges { node { id status account { name } } } } } }
 """
