@@ -460,9 +460,10 @@ class Membership(Node):
 
     @strawberry.field
     async def user(self, info: Info[Context, None]) -> User:
-        user = await info.context.loaders.user.load(self.user_pk)
-        assert user is not None
-        return User.of(user)
+        # Through the loader that also serves `invitedBy`, so members and inviters share one batch.
+        found = await info.context.loaders.seen_user.load(self.user_pk)
+        assert found is not None
+        return User.of(found[0])
 
     @strawberry.field
     async def account(self, info: Info[Context, None]) -> ClientAccount:
