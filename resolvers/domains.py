@@ -20,7 +20,7 @@ from resolvers.domain_names import normalise_hostname, search_form
 from resolvers.errors import Problem, Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id, encode_id
 from resolvers.pagination import Page, paginate
-from resolvers.permissions import authorize, memberships_of, require_principal
+from resolvers.permissions import memberships_of, require_principal
 from resolvers.scopes import within_scope
 from resolvers.validation import Checker
 
@@ -107,17 +107,6 @@ async def list_domains(
         page.has_previous_page,
         page.count,
     )
-
-
-async def _target(context: Context, domain_id: str) -> Domain:
-    """The domain named in the input, when the viewer holds MANAGE_DOMAINS in its account."""
-    pk = decode_id(domain_id, "Domain")
-    domain = await context.loaders.domain.load(pk) if pk else None
-    await authorize(
-        context, domain.account_id if domain else None, Permission.MANAGE_DOMAINS, field="domainId"
-    )
-    assert domain is not None
-    return domain
 
 
 async def _locked(session: AsyncSession, domain_id: uuid.UUID) -> Domain:
@@ -212,9 +201,10 @@ async def resolve_domain_contacts(
     )
 
 
-async def update_domain_contacts(context: Context, *, domain_id: str, contacts: DomainContactsLike) -> Domain:
-    given = decode_contact_ids(contacts)
-    target = await _target(context, domain_id)
+async def update_domain_contacts(
+    context: Context, target: Domain, *, given: dict[str, uuid.UUID | None]
+) -> Domain:
+    """`target`'s four role contacts, from `decode_contact_ids`' result (checked: MANAGE_DOMAINS)."""
     async with context.db.begin() as session:
         row = await _locked(session, target.id)
         chosen = await resolve_domain_contacts(session, account_id=row.account_id, given=given)
@@ -246,9 +236,8 @@ def check_nameservers(check: Checker, path: tuple[str, ...], nameservers: Sequen
 
 
 async def update_domain_nameservers(
-    context: Context, *, domain_id: str, nameservers: Sequence[str]
+    context: Context, target: Domain, *, nameservers: Sequence[str]
 ) -> Domain:
-    target = await _target(context, domain_id)
     check = Checker()
     hosts = check_nameservers(check, ("input", "nameservers"), nameservers)
     if check.problems:
@@ -261,9 +250,8 @@ async def update_domain_nameservers(
 
 
 async def update_domain_settings(
-    context: Context, *, domain_id: str, auto_renew: bool | None, locked: bool | None
+    context: Context, target: Domain, *, auto_renew: bool | None, locked: bool | None
 ) -> Domain:
-    target = await _target(context, domain_id)
     if auto_renew is None and locked is None:
         raise reject("Give autoRenew, locked or both.", UserErrorCode.INVALID, "input")
     async with context.db.begin() as session:

@@ -17,6 +17,7 @@ from models.permissions import SCOPED_PERMISSIONS, Permission
 from models.two_factor import TwoFactorCredential
 from resolvers.context import Access, Context, Principal
 from resolvers.errors import Forbidden, Unauthenticated, UserErrorCode, forbidden, not_found, reject
+from resolvers.policies import Needs
 
 
 def require_principal(context: Context) -> Principal:
@@ -38,10 +39,11 @@ def require_unrestricted(context: Context) -> Principal:
     return principal
 
 
-async def authorize(
-    context: Context, account_id: uuid.UUID | None, *any_of: Permission, field: str = "accountId"
+async def grant(
+    context: Context, account_id: uuid.UUID | None, needs: Needs, *, field: str = "accountId"
 ) -> Access:
-    """For a mutation: the viewer's access to the account, or a NOT_FOUND / FORBIDDEN rejection."""
+    """For a mutation: the viewer's access to the account when it meets `needs`, or a NOT_FOUND,
+    TWO_FACTOR_REQUIRED or FORBIDDEN rejection (DESIGN rules 6, 7 and 17)."""
     access = await context.access(account_id) if account_id is not None else None
     if access is None:
         raise not_found("input", field)
@@ -50,9 +52,16 @@ async def authorize(
             "This account requires two-factor sign-in; turn it on for your login to act here.",
             UserErrorCode.TWO_FACTOR_REQUIRED,
         )
-    if any_of and not access.allows(*any_of):
-        raise forbidden(any_of)
+    if not needs.met_by(access.permissions):
+        raise forbidden(needs.named)
     return access
+
+
+async def authorize(
+    context: Context, account_id: uuid.UUID | None, *any_of: Permission, field: str = "accountId"
+) -> Access:
+    """`grant` for a requirement of any one of `any_of`."""
+    return await grant(context, account_id, Needs(any_of=any_of), field=field)
 
 
 def holds(principal: Principal, permission: Permission | None) -> ColumnElement[bool]:
@@ -126,17 +135,22 @@ class InAccount(BasePermission):
     a missing permission is FORBIDDEN with `requiredPermissions` (DESIGN rule 7).
     """
 
-    def __init__(self, *any_of: Permission, account_of: str = "account_pk") -> None:
-        self.any_of = any_of
+    def __init__(self, *any_of: Permission | Needs, account_of: str = "account_pk") -> None:
+        needs = [n for n in any_of if isinstance(n, Needs)]
+        self.needs = (
+            needs[0] if needs else Needs(any_of=tuple(p for p in any_of if isinstance(p, Permission)))
+        )
         self.account_of = account_of
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
         account_id = getattr(source, self.account_of)
+        if account_id is None:
+            return True  # nothing of an account to show: the field resolves to null
         access = await info.context.access(account_id)
-        return access is not None and access.allows(*self.any_of)
+        return access is not None and self.needs.met_by(access.permissions)
 
     def on_unauthorized(self) -> None:
-        raise Forbidden(self.any_of)
+        raise Forbidden(self.needs.named)
 
 
 def forbidden_error(*any_of: Permission) -> GraphQLError:

@@ -11,15 +11,15 @@ from strawberry.types import Info
 
 from models import hosting as models
 from models.hosting import DomainStatus
-from models.permissions import Permission
 from resolvers import domains as resolve
 from resolvers.context import Context
-from resolvers.errors import Forbidden, Rejected
 from resolvers.ids import encode_id
 from resolvers.pagination import Page
-from schema.base import Connection, Node, UserError, authenticated, user_errors
+from resolvers.policies import DOMAIN
+from schema.base import Connection, Node, UserError
 from schema.contacts import Contact
 from schema.lookahead import below, ready_or, selected
+from schema.policy import Granted, OnObject, gated, mutation
 
 if TYPE_CHECKING:
     from schema.accounts import ClientAccount
@@ -188,15 +188,14 @@ class _DomainChangePayload:
     row: strawberry.Private[models.Domain | None] = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-    @strawberry.field(description="Needs VIEW_DOMAINS.")
-    async def domain(self, info: Info[Context, None]) -> Domain | None:
-        if self.row is None:
-            return None
-        # Changing a domain needs MANAGE_DOMAINS, reading it back VIEW_DOMAINS (DESIGN rule 8).
-        access = await info.context.access(self.row.account_id)
-        if access is None or not access.allows(Permission.VIEW_DOMAINS):
-            raise Forbidden([Permission.VIEW_DOMAINS])
-        return Domain.of(self.row)
+    # Changing a domain needs MANAGE_DOMAINS, reading it back VIEW_DOMAINS (DESIGN rule 8).
+    @strawberry.field(**gated(DOMAIN.view))
+    def domain(self) -> Domain | None:
+        return None if self.row is None else Domain.of(self.row)
+
+    @property
+    def account_pk(self) -> uuid.UUID | None:
+        return None if self.row is None else self.row.account_id
 
 
 @strawberry.type
@@ -214,42 +213,33 @@ class UpdateDomainSettingsPayload(_DomainChangePayload):
     pass
 
 
+def _contact_ids(input: UpdateDomainContactsInput) -> dict[str, uuid.UUID | None]:
+    return resolve.decode_contact_ids(input.contacts)
+
+
 @strawberry.type
 class DomainMutations:
-    @strawberry.mutation(extensions=authenticated())
+    @mutation(OnObject("domain_id", DOMAIN), prepare=_contact_ids)
     async def update_domain_contacts(
-        self, info: Info[Context, None], input: UpdateDomainContactsInput
+        self, info: Info[Context, None], input: UpdateDomainContactsInput, granted: Granted
     ) -> UpdateDomainContactsPayload:
-        try:
-            row = await resolve.update_domain_contacts(
-                info.context, domain_id=input.domain_id, contacts=input.contacts
-            )
-        except Rejected as rejected:
-            return UpdateDomainContactsPayload(user_errors=user_errors(rejected))
+        row = await resolve.update_domain_contacts(info.context, granted.target, given=granted.prepared)
         return UpdateDomainContactsPayload(row=row)
 
-    @strawberry.mutation(extensions=authenticated())
+    @mutation(OnObject("domain_id", DOMAIN))
     async def update_domain_nameservers(
-        self, info: Info[Context, None], input: UpdateDomainNameserversInput
+        self, info: Info[Context, None], input: UpdateDomainNameserversInput, granted: Granted
     ) -> UpdateDomainNameserversPayload:
-        try:
-            row = await resolve.update_domain_nameservers(
-                info.context, domain_id=input.domain_id, nameservers=input.nameservers
-            )
-        except Rejected as rejected:
-            return UpdateDomainNameserversPayload(user_errors=user_errors(rejected))
+        row = await resolve.update_domain_nameservers(
+            info.context, granted.target, nameservers=input.nameservers
+        )
         return UpdateDomainNameserversPayload(row=row)
 
-    @strawberry.mutation(
-        description="Auto-renewal and registrar lock. Needs MANAGE_DOMAINS.", extensions=authenticated()
-    )
+    @mutation(OnObject("domain_id", DOMAIN), description="Auto-renewal and registrar lock.")
     async def update_domain_settings(
-        self, info: Info[Context, None], input: UpdateDomainSettingsInput
+        self, info: Info[Context, None], input: UpdateDomainSettingsInput, granted: Granted
     ) -> UpdateDomainSettingsPayload:
-        try:
-            row = await resolve.update_domain_settings(
-                info.context, domain_id=input.domain_id, auto_renew=input.auto_renew, locked=input.locked
-            )
-        except Rejected as rejected:
-            return UpdateDomainSettingsPayload(user_errors=user_errors(rejected))
+        row = await resolve.update_domain_settings(
+            info.context, granted.target, auto_renew=input.auto_renew, locked=input.locked
+        )
         return UpdateDomainSettingsPayload(row=row)

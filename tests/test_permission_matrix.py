@@ -372,7 +372,7 @@ def _declared(field: Any) -> frozenset[Permission] | None:
     for extension in getattr(definition, "extensions", None) or []:
         for permission in getattr(extension, "permissions", []):
             if isinstance(permission, InAccount):
-                return frozenset(permission.any_of)
+                return frozenset(permission.needs.named)
     return None
 
 
