@@ -229,15 +229,15 @@ async def complete_sign_in(context: Context, *, challenge: str, code: str) -> Us
     """The second step: a code redeems the challenge exactly once, and the session starts."""
     async with context.db.read() as session:
         found = await two_factor.find_challenge(session, challenge)
-        user = await session.get(User, found.user_id) if found is not None else None
-    if found is None or user is None:
+    if found is None:
         raise reject(CHALLENGE_INVALID, UserErrorCode.TOKEN_INVALID, "input", "twoFactorChallenge")
+    challenge_id, user = found
     kind, cleaned = two_factor.code_kind(code)
     key = two_factor.throttle_key("code", user.id)
     await two_factor.count_attempt(context, key, action=CODE_FAILED, user_id=user.id)
     try:
         async with context.db.begin() as session:
-            if not await two_factor.redeem_challenge(session, found.id):
+            if not await two_factor.redeem_challenge(session, challenge_id):
                 raise reject(CHALLENGE_INVALID, UserErrorCode.TOKEN_INVALID, "input", "twoFactorChallenge")
             if not await two_factor.use_code(
                 session, context.settings, user_id=user.id, kind=kind, code=cleaned
