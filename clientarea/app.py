@@ -16,13 +16,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from clientarea.availability import DatabaseUnavailableMiddleware
 from clientarea.gc_tuning import tune_gc
 from clientarea.graphql_endpoint import GraphQLEndpoint
 from clientarea.logs import reset_request_id, set_request_id
 from clientarea.mailer import Mailer
+from clientarea.middleware import HTTPMiddleware, ResponseSend
 from clientarea.observability import observe
 from clientarea.origins import CookieOrigins, allowed_origins
 from clientarea.settings import Settings, get_settings
@@ -42,44 +43,34 @@ SECURITY_HEADERS = [
 ]
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(HTTPMiddleware):
     """Gives every request an ID (the caller's X-Request-ID when sane), echoes it, logs the request,
     and adds the security headers every response carries."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         token = set_request_id(request_id)
         started = time.perf_counter()
-        status = 500
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(SECURITY_HEADERS)
-                if scope["path"] == "/graphql" and not any(k.lower() == b"cache-control" for k, _ in headers):
-                    headers.append((b"cache-control", b"private, no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
+        def with_id(message: Message) -> Message:
+            headers = list(message.get("headers", []))
+            headers.append((b"x-request-id", request_id.encode()))
+            headers.extend(SECURITY_HEADERS)
+            if scope["path"] == "/graphql" and not any(k.lower() == b"cache-control" for k, _ in headers):
+                headers.append((b"cache-control", b"private, no-store"))
+            return {**message, "headers": headers}
 
+        response = ResponseSend(send, amend=with_id)
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, response)
         finally:
             access_logger.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
-                    "status": status,
+                    "status": response.status,
                     "durationMs": round((time.perf_counter() - started) * 1000, 2),
                 },
             )

@@ -4,8 +4,9 @@ with code SERVICE_UNAVAILABLE, whether the failure surfaced in a resolver or bef
 from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from clientarea.middleware import HTTPMiddleware, ResponseSend
 from models.availability import DatabaseUnavailable
 from schema.availability import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
 
@@ -21,27 +22,15 @@ def unavailable_response(unavailable: DatabaseUnavailable) -> Response:
     )
 
 
-class DatabaseUnavailableMiddleware:
+class DatabaseUnavailableMiddleware(HTTPMiddleware):
     """Answers DatabaseUnavailable raised outside GraphQL execution (authentication, other routes)
     with 503; the database's own log line says why, so no traceback is written per request."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = ResponseSend(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, response)
         except DatabaseUnavailable as unavailable:
-            if started:
+            if response.started:
                 raise
             await unavailable_response(unavailable)(scope, receive, send)

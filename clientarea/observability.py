@@ -25,7 +25,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from clientarea.metrics import (
@@ -38,6 +38,7 @@ from clientarea.metrics import (
     REQUESTS,
     STATEMENTS,
 )
+from clientarea.middleware import HTTPMiddleware, ResponseSend
 from clientarea.outbox_metrics import OutboxCollector, OutboxState, outbox_state
 from clientarea.settings import Settings
 from models.database import Database
@@ -118,32 +119,22 @@ class RequestObserver(SchemaExtension):
         return {}
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HTTPMiddleware):
     """Counts and times every /graphql request, with the SQL statements it sent."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def handles(self, scope: Scope) -> bool:
+        return super().handles(scope) and scope["path"] == "/graphql"
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != "/graphql":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         record = RequestRecord()
         token = _current.set(record)
         started = time.perf_counter()
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        response = ResponseSend(send)
         try:
-            await self.app(scope, receive, send_and_note)
+            await self.app(scope, receive, response)
         finally:
             _current.reset(token)
-            _observe(record, status, time.perf_counter() - started)
+            _observe(record, response.status, time.perf_counter() - started)
 
 
 def _observe(record: RequestRecord, status: int, seconds: float) -> None:

@@ -9,74 +9,64 @@ the account still reaches nothing rather than everything. Each link row names it
 from __future__ import annotations
 
 import uuid
+from typing import ClassVar
 
 from sqlalchemy import ForeignKey
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from models.base import Base
 
 
-class MembershipScopeService(Base):
+class _ScopeLink:
+    """A link row's owner (a membership, invitation or API token), named by `owner_table`."""
+
+    owner_table: ClassVar[str]
+
+    @declared_attr
+    def owner_id(cls) -> Mapped[uuid.UUID]:
+        # First in the table and in its primary key, as the migrations create it.
+        return mapped_column(
+            ForeignKey(f"{cls.owner_table}.id", ondelete="CASCADE"), primary_key=True, sort_order=-1
+        )
+
+
+class _ServiceLink(_ScopeLink):
+    service_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class _DomainLink(_ScopeLink):
+    domain_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class MembershipScopeService(_ServiceLink, Base):
     __tablename__ = "membership_scope_services"
-
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True
-    )
-    service_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    owner_table = "memberships"
 
 
-class MembershipScopeDomain(Base):
+class MembershipScopeDomain(_DomainLink, Base):
     __tablename__ = "membership_scope_domains"
-
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True
-    )
-    domain_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    owner_table = "memberships"
 
 
-class InvitationScopeService(Base):
+class InvitationScopeService(_ServiceLink, Base):
     __tablename__ = "invitation_scope_services"
-
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True
-    )
-    service_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    owner_table = "invitations"
 
 
-class InvitationScopeDomain(Base):
+class InvitationScopeDomain(_DomainLink, Base):
     __tablename__ = "invitation_scope_domains"
-
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("invitations.id", ondelete="CASCADE"), primary_key=True
-    )
-    domain_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    owner_table = "invitations"
 
 
-class ApiTokenScopeService(Base):
+class ApiTokenScopeService(_ServiceLink, Base):
     __tablename__ = "api_token_scope_services"
-
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True
-    )
-    service_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    owner_table = "api_tokens"
 
 
-class ApiTokenScopeDomain(Base):
+class ApiTokenScopeDomain(_DomainLink, Base):
     __tablename__ = "api_token_scope_domains"
-
-    owner_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True
-    )
-    domain_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("domains.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    owner_table = "api_tokens"

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.auth import digest
@@ -16,6 +16,7 @@ from clientarea.settings import Settings
 from models.base import utcnow
 from models.email_verification import EmailVerificationToken
 from models.users import User
+from resolvers import single_use
 from resolvers.audit import record
 from resolvers.context import Context
 from resolvers.errors import Rejected, UserErrorCode, reject
@@ -110,39 +111,21 @@ async def verify_email(context: Context, *, token: str) -> User:
     """Uses up a verification link and verifies the address it was sent to (signed in or not)."""
     now = utcnow()
     async with context.db.begin() as session:
-        found = (
-            await session.execute(
-                select(EmailVerificationToken.id, User)
-                .join(User, User.id == EmailVerificationToken.user_id)
-                .where(
-                    EmailVerificationToken.token_hash == digest(token),
-                    EmailVerificationToken.used_at.is_(None),
-                    EmailVerificationToken.expires_at > now,
-                    # A link proves the address it went to, not one the user has since.
-                    EmailVerificationToken.email == User.email,
-                )
-            )
-        ).first()
+        found = await single_use.find_usable(
+            session,
+            EmailVerificationToken,
+            token,
+            # A link proves the address it went to, not one the user has since.
+            EmailVerificationToken.email == User.email,
+            now=now,
+        )
         if found is None:
             raise _token_invalid()
         token_id, user = found
-        # The conditional UPDATE is the lock: of two requests with one link, only one uses it.
-        claimed = cast(
-            "CursorResult[Any]",
-            await session.execute(
-                update(EmailVerificationToken)
-                .where(EmailVerificationToken.id == token_id, EmailVerificationToken.used_at.is_(None))
-                .values(used_at=now)
-            ),
-        )
-        if claimed.rowcount != 1:
+        if not await single_use.claim(session, EmailVerificationToken, token_id, now=now):
             raise _token_invalid()
         # The user's other links have nothing left to prove.
-        await session.execute(
-            update(EmailVerificationToken)
-            .where(EmailVerificationToken.user_id == user.id, EmailVerificationToken.used_at.is_(None))
-            .values(used_at=now)
-        )
+        await single_use.retire_all(session, EmailVerificationToken, user.id, now=now)
         await mark_verified(session, context, user.id)
         return await session.get_one(User, user.id, populate_existing=True)
 

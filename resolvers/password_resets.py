@@ -5,10 +5,9 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, cast
 from urllib.parse import urlencode
 
-from sqlalchemy import CursorResult, case, select, update
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.auth import digest
@@ -17,6 +16,7 @@ from models.accounts import ClientAccount, Membership, MembershipRole
 from models.base import utcnow
 from models.invitations import PasswordResetToken
 from models.users import User
+from resolvers import single_use
 from resolvers.emails import language_for_country
 from resolvers.outbox import enqueue
 
@@ -68,43 +68,13 @@ async def language_of_user(session: AsyncSession, user_id: uuid.UUID) -> str:
 
 async def find_usable_token(session: AsyncSession, secret: str) -> tuple[uuid.UUID, User] | None:
     """The unused, unexpired token with this secret and its user."""
-    row = (
-        await session.execute(
-            select(PasswordResetToken.id, User)
-            .join(User, User.id == PasswordResetToken.user_id)
-            .where(
-                PasswordResetToken.token_hash == digest(secret),
-                PasswordResetToken.used_at.is_(None),
-                PasswordResetToken.expires_at > utcnow(),
-            )
-        )
-    ).first()
-    return (row[0], row[1]) if row else None
+    return await single_use.find_usable(session, PasswordResetToken, secret)
 
 
 async def redeem_token(session: AsyncSession, *, token_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """Marks the token used and retires the user's other links; False when it was used meanwhile.
-
-    The conditional UPDATE is the lock: of two requests with one token, only one changes the row.
-    """
+    """Marks the token used and retires the user's other links; False when it was used meanwhile."""
     now = utcnow()
-    claimed = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(PasswordResetToken)
-            .where(
-                PasswordResetToken.id == token_id,
-                PasswordResetToken.used_at.is_(None),
-                PasswordResetToken.expires_at > now,
-            )
-            .values(used_at=now)
-        ),
-    )
-    if claimed.rowcount != 1:
+    if not await single_use.claim(session, PasswordResetToken, token_id, now=now):
         return False
-    await session.execute(
-        update(PasswordResetToken)
-        .where(PasswordResetToken.user_id == user_id, PasswordResetToken.used_at.is_(None))
-        .values(used_at=now)
-    )
+    await single_use.retire_all(session, PasswordResetToken, user_id, now=now)
     return True

@@ -22,7 +22,8 @@ from models.base import utcnow
 from models.database import Database
 from models.ratelimits import RateLimitHit
 from models.two_factor import TwoFactorChallenge, TwoFactorCredential, TwoFactorRecoveryCode
-from resolvers import ratelimits
+from models.users import User
+from resolvers import ratelimits, single_use
 from resolvers.audit import record, record_system
 from resolvers.context import Context
 from resolvers.errors import Rejected, UserErrorCode, reject
@@ -315,33 +316,15 @@ async def challenge_if_enabled(context: Context, user_id: uuid.UUID) -> str | No
     return challenge
 
 
-async def find_challenge(session: AsyncSession, secret: str) -> TwoFactorChallenge | None:
+async def find_challenge(session: AsyncSession, secret: str) -> tuple[uuid.UUID, User] | None:
+    """The live challenge with this secret and the user it waits for."""
     if not secret or len(secret) > MAX_CODE_LENGTH:
         return None
-    return await session.scalar(
-        select(TwoFactorChallenge).where(
-            TwoFactorChallenge.token_hash == digest(secret),
-            TwoFactorChallenge.used_at.is_(None),
-            TwoFactorChallenge.expires_at > utcnow(),
-        )
-    )
+    return await single_use.find_usable(session, TwoFactorChallenge, secret)
 
 
 async def redeem_challenge(session: AsyncSession, challenge_id: uuid.UUID) -> bool:
-    now = utcnow()
-    claimed = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(TwoFactorChallenge)
-            .where(
-                TwoFactorChallenge.id == challenge_id,
-                TwoFactorChallenge.used_at.is_(None),
-                TwoFactorChallenge.expires_at > now,
-            )
-            .values(used_at=now)
-        ),
-    )
-    return claimed.rowcount == 1
+    return await single_use.claim(session, TwoFactorChallenge, challenge_id)
 
 
 def wrong_code() -> Rejected:

@@ -6,6 +6,8 @@ Every change needs a cookie session: an API token never changes how its user sig
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -82,6 +84,25 @@ async def _check_password(context: Context, user_id: uuid.UUID, password: str) -
     return key
 
 
+async def _accepted(
+    session: AsyncSession, context: Context, user_id: uuid.UUID, action: str, *keys: str
+) -> None:
+    """A right answer: the attempts counted for it are taken back, and what it did is audited."""
+    for key in keys:
+        await two_factor.refund_attempt(session, key)
+    record(session, context, action, actor_id=user_id, subject_id=encode_id("User", user_id))
+
+
+@asynccontextmanager
+async def _wrong_code_refused(context: Context, user_id: uuid.UUID) -> AsyncIterator[None]:
+    """A wrong code rolls its unit of work back, is audited on its own and answered as wrong."""
+    try:
+        yield
+    except _WrongAnswer:
+        await two_factor.attempt_failed(context, action=CODE_FAILED, user_id=user_id)
+        raise two_factor.wrong_code() from None
+
+
 async def _credential(context: Context, user_id: uuid.UUID) -> TwoFactorCredential | None:
     async with context.db.read() as session:
         return await session.get(TwoFactorCredential, user_id)
@@ -111,10 +132,7 @@ async def begin_setup(context: Context, *, password: str) -> Setup:
             session.add(TwoFactorCredential(user_id=principal.user_id, secret_encrypted=encrypted))
         else:
             row.secret_encrypted, row.last_used_step, row.created_at = encrypted, None, utcnow()
-        await two_factor.refund_attempt(session, key)
-        record(
-            session, context, "user.two_factor_setup_started", subject_id=encode_id("User", principal.user_id)
-        )
+        await _accepted(session, context, principal.user_id, "user.two_factor_setup_started", key)
     return Setup(secret, two_factor.otpauth_uri(context.settings, secret=secret, email=principal.email))
 
 
@@ -133,29 +151,22 @@ async def confirm(context: Context, *, code: str) -> list[str]:
         raise reject("Begin the setup first (beginTwoFactorSetup).", UserErrorCode.INVALID)
     key = two_factor.throttle_key("code", principal.user_id)
     await two_factor.count_attempt(context, key, action=CODE_FAILED, user_id=principal.user_id)
-    try:
-        async with context.db.begin() as session:
-            row = await session.get(TwoFactorCredential, principal.user_id, with_for_update=True)
-            if row is None or row.enabled_at is not None:
-                raise _already_on()
-            secret = two_factor.decrypt_secret(context.settings, row.secret_encrypted)
-            step = two_factor.matching_step(secret, cleaned, now=utcnow(), after=None)
-            if step is None:
-                raise _WrongAnswer
-            # The confirming code is used up like any other (DESIGN rule 17).
-            row.enabled_at, row.last_used_step = utcnow(), step
-            await session.execute(
-                delete(TwoFactorRecoveryCode).where(TwoFactorRecoveryCode.user_id == principal.user_id)
-            )
-            codes = two_factor.add_recovery_codes(session, principal.user_id)
-            await two_factor.refund_attempt(session, key)
-            record(
-                session, context, "user.two_factor_enabled", subject_id=encode_id("User", principal.user_id)
-            )
-            await notify(session, context, principal.user_id, "two_factor_enabled")
-    except _WrongAnswer:
-        await two_factor.attempt_failed(context, action=CODE_FAILED, user_id=principal.user_id)
-        raise two_factor.wrong_code() from None
+    async with _wrong_code_refused(context, principal.user_id), context.db.begin() as session:
+        row = await session.get(TwoFactorCredential, principal.user_id, with_for_update=True)
+        if row is None or row.enabled_at is not None:
+            raise _already_on()
+        secret = two_factor.decrypt_secret(context.settings, row.secret_encrypted)
+        step = two_factor.matching_step(secret, cleaned, now=utcnow(), after=None)
+        if step is None:
+            raise _WrongAnswer
+        # The confirming code is used up like any other (DESIGN rule 17).
+        row.enabled_at, row.last_used_step = utcnow(), step
+        await session.execute(
+            delete(TwoFactorRecoveryCode).where(TwoFactorRecoveryCode.user_id == principal.user_id)
+        )
+        codes = two_factor.add_recovery_codes(session, principal.user_id)
+        await _accepted(session, context, principal.user_id, "user.two_factor_enabled", key)
+        await notify(session, context, principal.user_id, "two_factor_enabled")
     return codes
 
 
@@ -195,29 +206,23 @@ async def disable(context: Context, *, password: str, code: str) -> None:
     password_key = await _check_password(context, principal.user_id, password)
     code_key = two_factor.throttle_key("code", principal.user_id)
     await two_factor.count_attempt(context, code_key, action=CODE_FAILED, user_id=principal.user_id)
-    try:
-        async with context.db.begin() as session:
-            # Again, inside the change: the owner may have required it meanwhile.
-            _refuse_owner_who_requires_it(await _owned_accounts_requiring_it(session, principal.user_id))
-            if not await two_factor.use_code(
-                session, context.settings, user_id=principal.user_id, kind=kind, code=cleaned
-            ):
-                raise _WrongAnswer
-            await session.execute(
-                delete(TwoFactorRecoveryCode).where(TwoFactorRecoveryCode.user_id == principal.user_id)
-            )
-            await session.execute(
-                delete(TwoFactorCredential).where(TwoFactorCredential.user_id == principal.user_id)
-            )
-            await two_factor.refund_attempt(session, password_key)
-            await two_factor.refund_attempt(session, code_key)
-            record(
-                session, context, "user.two_factor_disabled", subject_id=encode_id("User", principal.user_id)
-            )
-            await notify(session, context, principal.user_id, "two_factor_disabled")
-    except _WrongAnswer:
-        await two_factor.attempt_failed(context, action=CODE_FAILED, user_id=principal.user_id)
-        raise two_factor.wrong_code() from None
+    async with _wrong_code_refused(context, principal.user_id), context.db.begin() as session:
+        # Again, inside the change: the owner may have required it meanwhile.
+        _refuse_owner_who_requires_it(await _owned_accounts_requiring_it(session, principal.user_id))
+        if not await two_factor.use_code(
+            session, context.settings, user_id=principal.user_id, kind=kind, code=cleaned
+        ):
+            raise _WrongAnswer
+        await session.execute(
+            delete(TwoFactorRecoveryCode).where(TwoFactorRecoveryCode.user_id == principal.user_id)
+        )
+        await session.execute(
+            delete(TwoFactorCredential).where(TwoFactorCredential.user_id == principal.user_id)
+        )
+        await _accepted(
+            session, context, principal.user_id, "user.two_factor_disabled", password_key, code_key
+        )
+        await notify(session, context, principal.user_id, "two_factor_disabled")
     # What the request reached so far was computed with two-factor on.
     context.become(principal)
 
@@ -229,33 +234,22 @@ async def complete_sign_in(context: Context, *, challenge: str, code: str) -> Us
     """The second step: a code redeems the challenge exactly once, and the session starts."""
     async with context.db.read() as session:
         found = await two_factor.find_challenge(session, challenge)
-        user = await session.get(User, found.user_id) if found is not None else None
-    if found is None or user is None:
+    if found is None:
         raise reject(CHALLENGE_INVALID, UserErrorCode.TOKEN_INVALID, "input", "twoFactorChallenge")
+    challenge_id, user = found
     kind, cleaned = two_factor.code_kind(code)
     key = two_factor.throttle_key("code", user.id)
     await two_factor.count_attempt(context, key, action=CODE_FAILED, user_id=user.id)
-    try:
-        async with context.db.begin() as session:
-            if not await two_factor.redeem_challenge(session, found.id):
-                raise reject(CHALLENGE_INVALID, UserErrorCode.TOKEN_INVALID, "input", "twoFactorChallenge")
-            if not await two_factor.use_code(
-                session, context.settings, user_id=user.id, kind=kind, code=cleaned
-            ):
-                raise _WrongAnswer
+    async with _wrong_code_refused(context, user.id), context.db.begin() as session:
+        if not await two_factor.redeem_challenge(session, challenge_id):
+            raise reject(CHALLENGE_INVALID, UserErrorCode.TOKEN_INVALID, "input", "twoFactorChallenge")
+        if not await two_factor.use_code(session, context.settings, user_id=user.id, kind=kind, code=cleaned):
+            raise _WrongAnswer
+        if kind == "recovery":
+            await _accepted(session, context, user.id, "user.recovery_code_used", key)
+            left = await two_factor.unused_recovery_codes(session, user.id)
+            await notify(session, context, user.id, "two_factor_recovery_code_used", left=str(left))
+        else:
             await two_factor.refund_attempt(session, key)
-            if kind == "recovery":
-                record(
-                    session,
-                    context,
-                    "user.recovery_code_used",
-                    actor_id=user.id,
-                    subject_id=encode_id("User", user.id),
-                )
-                left = await two_factor.unused_recovery_codes(session, user.id)
-                await notify(session, context, user.id, "two_factor_recovery_code_used", left=str(left))
-    except _WrongAnswer:
-        await two_factor.attempt_failed(context, action=CODE_FAILED, user_id=user.id)
-        raise two_factor.wrong_code() from None
     await open_session(context, user)
     return user

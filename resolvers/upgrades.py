@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,7 @@ from resolvers.billing import CYCLE_MONTHS, ItemDraft, cents, draft_order, perio
 from resolvers.context import Context
 from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reject
 from resolvers.ids import encode_id
+from resolvers.orders import SpecificationLike
 from resolvers.permissions import require_principal
 from resolvers.pricing import PriceList, price_lists
 from resolvers.services import service_in_reach
@@ -58,13 +59,6 @@ def prorate(
     days_in_period = (end - start).days
     days_left = min(max((end - today).days, 0), days_in_period)
     return Proration(cents(difference * days_left / days_in_period), days_left, days_in_period, end)
-
-
-class SpecificationLike(Protocol):
-    @property
-    def key(self) -> str: ...
-    @property
-    def value(self) -> str: ...
 
 
 def _chosen(
