@@ -9,8 +9,10 @@ loader future and the task it would otherwise create per node.
 from __future__ import annotations
 
 import uuid
+from asyncio import Future
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+from weakref import WeakKeyDictionary
 
 from aiodataloader import DataLoader
 
@@ -20,27 +22,37 @@ if TYPE_CHECKING:
     from resolvers.context import Context
 
 K = TypeVar("K")
-V = TypeVar("V")
 T = TypeVar("T")
 
 # What a selection asks for below a field: each selected field's name (as in the document, aliases
 # merged) with what is selected below it in turn; a leaf maps to an empty mapping.
 Selected = Mapping[str, "Selected"]
 
+# What at_hand made of each row in hand, by the row's future: a key cleared and primed again after
+# a change gets a new future, so the changed row is shaped afresh. Entries go with the request.
+_made: WeakKeyDictionary[Future[Any], dict[Callable[[Any], Any], Any]] = WeakKeyDictionary()
+
 
 def at_hand(loader: DataLoader[K, Any], key: K, shape: Callable[[Any], T]) -> T:
-    """`shape` of the row `key` loads, which must exist: computed now when the request holds the row
+    """`shape` of the row `key` loads, which must exist: made now when the request holds the row
     already (fetched ahead, primed or loaded before), else once the loader has fetched it.
 
     graphql-core awaits whatever a resolver returns when it is awaitable, so one synchronous field
     serves both cases; the cast states what the field resolves to, not what this call returns.
+    Every parent pointing at the same row gets the same value, made once.
     """
     future = loader._cache.get(loader.get_cache_key(key)) if loader.cache else None
-    if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+        return cast(T, _shaped(loader.load(key), shape))
+    made = _made.get(future)
+    if made is None:
+        made = _made[future] = {}
+    if shape not in made:
         row = future.result()
         assert row is not None
-        return shape(row)
-    return cast(T, _shaped(loader.load(key), shape))
+        made[shape] = shape(row)
+    value: T = made[shape]
+    return value
 
 
 async def _shaped(pending: Awaitable[Any], shape: Callable[[Any], T]) -> T:

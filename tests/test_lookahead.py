@@ -8,6 +8,7 @@ import uuid
 
 from clientarea.catalogue import sync_catalogue
 from clientarea.settings import Settings
+from models.accounts import ClientAccount
 from models.database import Database
 from models.users import User
 from resolvers.context import Context, Principal
@@ -67,3 +68,25 @@ async def test_what_is_not_selected_is_not_fetched_and_loads_when_read(
     assert account is not None
     assert await pending == account.name
     assert db.counter.count == 1
+
+
+def _names(row: ClientAccount) -> list[str]:
+    return [row.name]
+
+
+async def test_a_row_in_hand_is_shaped_once_and_afresh_once_changed(db: Database, settings: Settings) -> None:
+    # Given an account the request has loaded
+    owner = await create_user(db)
+    account = await create_account(db, owner=owner, name="Before")
+    context = _context(db, settings, owner)
+    await context.loaders.account.load(account.id)
+
+    # When fields of two parents read it, then a change primes it again
+    first = at_hand(context.loaders.account, account.id, _names)
+    second = at_hand(context.loaders.account, account.id, _names)
+    context.loaders.account.clear(account.id).prime(account.id, ClientAccount(id=account.id, name="After"))
+
+    # Then both parents share one value, and the changed row is shaped anew
+    assert first is second
+    assert first == ["Before"]
+    assert at_hand(context.loaders.account, account.id, _names) == ["After"]
