@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -23,6 +23,7 @@ from resolvers.context import Access, Context
 from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
 from resolvers.invitations import InvitationStatus
+from resolvers.lookahead import accounts_ahead, at_hand
 from resolvers.pagination import Page
 from schema.base import (
     Address,
@@ -35,7 +36,7 @@ from schema.base import (
     requires,
     user_errors,
 )
-from schema.lookahead import below, ready_or, selected
+from schema.lookahead import selected
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
@@ -113,12 +114,9 @@ class ClientAccount(Node):
     created_at: datetime
     account_pk: strawberry.Private[uuid.UUID]
     row: strawberry.Private[models.ClientAccount]
-    # Fetched ahead by a connection resolver for a whole page (see schema/lookahead.py).
-    ahead_owner: strawberry.Private[User | None] = None
-    ahead_access: strawberry.Private[Access | None] = None
 
     @classmethod
-    def of(cls, row: models.ClientAccount, *, access: Access | None = None) -> ClientAccount:
+    def of(cls, row: models.ClientAccount) -> ClientAccount:
         return cls(
             id=strawberry.ID(encode_id("ClientAccount", row.id)),
             name=row.name,
@@ -126,24 +124,16 @@ class ClientAccount(Node):
             created_at=row.created_at,
             account_pk=row.id,
             row=row,
-            ahead_access=access,
         )
 
     @strawberry.field
     def owner(self, info: Info[Context, None]) -> User:
-        return ready_or(self.ahead_owner, lambda: self._owner(info))
-
-    async def _owner(self, info: Info[Context, None]) -> User:
-        return User.of(await info.context.loaders.owner.load(self.account_pk))
+        return at_hand(info.context.loaders.owner, self.account_pk, User.of)
 
     @strawberry.field
     def viewer_role(self, info: Info[Context, None]) -> MembershipRole:
-        if self.ahead_access is not None:
-            return self.ahead_access.role
-        return ready_or(None, lambda: self._viewer_role(info))
-
-    async def _viewer_role(self, info: Info[Context, None]) -> MembershipRole:
-        return (await _access(info, self.account_pk)).role
+        # Every path to a ClientAccount goes through the viewer's access to it.
+        return at_hand(info.context.loaders.access, self.account_pk, _role)
 
     @strawberry.field(
         description=(
@@ -156,12 +146,7 @@ class ClientAccount(Node):
 
     @strawberry.field(description="The viewer's effective permissions here (all of them for the owner).")
     def viewer_permissions(self, info: Info[Context, None]) -> list[Permission]:
-        if self.ahead_access is not None:
-            return ordered(self.ahead_access.permissions)
-        return ready_or(None, lambda: self._viewer_permissions(info))
-
-    async def _viewer_permissions(self, info: Info[Context, None]) -> list[Permission]:
-        return ordered((await _access(info, self.account_pk)).permissions)
+        return at_hand(info.context.loaders.access, self.account_pk, _permissions)
 
     @strawberry.field(
         description="Billing details: who invoices are addressed to. Needs MANAGE_PROFILE or VIEW_INVOICES.",
@@ -323,11 +308,12 @@ class ClientAccount(Node):
         return await affiliate_of_account(info, self.row)
 
 
-async def _access(info: Info[Context, Any], account_id: uuid.UUID) -> Access:
-    access = await info.context.access(account_id)
-    # Every path to a ClientAccount goes through the viewer's access to it.
-    assert access is not None
-    return access
+def _role(access: Access) -> MembershipRole:
+    return access.role
+
+
+def _permissions(access: Access) -> list[Permission]:
+    return ordered(access.permissions)
 
 
 @strawberry.type
@@ -373,8 +359,8 @@ class ClientAccountConnection:
     async def of(
         cls, info: Info[Context, None], page: Page[tuple[models.ClientAccount, Access]]
     ) -> ClientAccountConnection:
-        nodes = [ClientAccount.of(account, access=access) for _, (account, access) in page.edges]
-        await fetch_ahead(info.context, nodes, below(selected(info, "edges").get("node", [])))
+        nodes = [ClientAccount.of(account) for _, (account, _) in page.edges]
+        await accounts_ahead(info.context, (a.account_pk for a in nodes), selected(info, "edges", "node"))
         return cls(
             edges=[
                 ClientAccountEdge(
@@ -394,25 +380,6 @@ class ClientAccountConnection:
     @strawberry.field
     async def total_count(self) -> int:
         return await self.page.count()
-
-
-async def fetch_ahead(context: Context, accounts: list[ClientAccount], wanted: set[str]) -> None:
-    """Fetches what a page of accounts asks for in one batch per relation."""
-    if "owner" in wanted and accounts:
-        owners = await context.loaders.owner.load_many([a.account_pk for a in accounts])
-        for account, owner in zip(accounts, owners, strict=True):
-            account.ahead_owner = User.of(owner)
-
-
-async def accounts_ahead(
-    context: Context, account_ids: list[uuid.UUID], wanted: set[str]
-) -> dict[uuid.UUID, ClientAccount]:
-    """The accounts a page of other entities points at, with what their selection asks for."""
-    unique = list(dict.fromkeys(account_ids))
-    rows = await context.loaders.account.load_many(unique)
-    accounts = {row.id: ClientAccount.of(row) for row in rows if row is not None}
-    await fetch_ahead(context, list(accounts.values()), wanted)
-    return accounts
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -14,11 +14,12 @@ from models.hosting import DomainStatus
 from resolvers import domains as resolve
 from resolvers.context import Context
 from resolvers.ids import encode_id
+from resolvers.lookahead import at_hand, domains_ahead
 from resolvers.pagination import Page
 from resolvers.policies import DOMAIN
 from schema.base import Connection, Node, UserError
 from schema.contacts import Contact
-from schema.lookahead import below, ready_or, selected
+from schema.lookahead import selected
 from schema.policy import Granted, OnObject, gated, mutation
 
 if TYPE_CHECKING:
@@ -37,21 +38,10 @@ class DomainContacts:
     admin_pk: strawberry.Private[uuid.UUID]
     tech_pk: strawberry.Private[uuid.UUID]
     billing_pk: strawberry.Private[uuid.UUID]
-    # Contacts fetched ahead for a whole page of domains, by id (see schema/lookahead.py).
-    ahead: strawberry.Private[dict[uuid.UUID, Contact] | None] = None
-
-    def _contact(self, info: Info[Context, None], pk: uuid.UUID) -> Contact:
-        return ready_or(self.ahead.get(pk) if self.ahead else None, lambda: self._load(info, pk))
 
     @staticmethod
-    async def _load(info: Info[Context, None], pk: uuid.UUID) -> Contact:
-        row = await info.context.loaders.contact.load(pk)
-        assert row is not None
-        return Contact.of(row)
-
-    @property
-    def pks(self) -> tuple[uuid.UUID, ...]:
-        return (self.registrant_pk, self.admin_pk, self.tech_pk, self.billing_pk)
+    def _contact(info: Info[Context, None], pk: uuid.UUID) -> Contact:
+        return at_hand(info.context.loaders.contact, pk, Contact.of)
 
     @strawberry.field
     def registrant(self, info: Info[Context, None]) -> Contact:
@@ -82,7 +72,6 @@ class Domain(Node):
     nameservers: list[str]
     contacts: DomainContacts
     account_pk: strawberry.Private[uuid.UUID]
-    ahead_account: strawberry.Private[Any] = None
 
     @classmethod
     def of(cls, row: models.Domain) -> Domain:
@@ -108,37 +97,15 @@ class Domain(Node):
     def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts")]:
-        account: ClientAccount = ready_or(self.ahead_account, lambda: self._account(info))
-        return account
-
-    async def _account(self, info: Info[Context, None]) -> ClientAccount:
         from schema.accounts import ClientAccount
 
-        row = await info.context.loaders.account.load(self.account_pk)
-        assert row is not None
-        return ClientAccount.of(row)
+        return at_hand(info.context.loaders.account, self.account_pk, ClientAccount.of)
 
 
 async def domain_connection(info: Info[Context, None], page: Page[models.Domain]) -> Connection[Domain]:
     """A page of domains, with the accounts and contacts its selection asks for fetched ahead."""
-    from schema.accounts import accounts_ahead
-
-    nodes = {row.id: Domain.of(row) for _, row in page.edges}
-    domains = list(nodes.values())
-    wanted = selected(info, "edges", "node")
-    if domains and "contacts" in wanted:
-        pks = list(dict.fromkeys(pk for d in domains for pk in d.contacts.pks))
-        rows = await info.context.loaders.contact.load_many(pks)
-        contacts = {row.id: Contact.of(row) for row in rows if row is not None}
-        for domain in domains:
-            domain.contacts.ahead = contacts
-    if domains and "account" in wanted:
-        accounts = await accounts_ahead(
-            info.context, [d.account_pk for d in domains], below(wanted["account"])
-        )
-        for domain in domains:
-            domain.ahead_account = accounts.get(domain.account_pk)
-    return Connection.of(page, lambda row: nodes[row.id])
+    await domains_ahead(info.context, [row for _, row in page.edges], selected(info, "edges", "node"))
+    return Connection.of(page, Domain.of)
 
 
 @strawberry.input

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -19,10 +19,11 @@ from resolvers import upgrades as upgrades_resolve
 from resolvers.context import Context
 from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
+from resolvers.lookahead import at_hand, services_ahead
 from resolvers.permissions import require_in_account
 from schema.base import Connection, Money, Node, UserError, authenticated, user_errors
 from schema.catalogue import Product
-from schema.lookahead import below, ready_or, selected
+from schema.lookahead import selected
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
@@ -71,9 +72,6 @@ class Service(Node):
     created_at: datetime
     account_pk: strawberry.Private[uuid.UUID]
     product_pk: strawberry.Private[uuid.UUID]
-    # Fetched ahead by a connection resolver for a whole page (see schema/lookahead.py).
-    ahead_account: strawberry.Private[Any] = None
-    ahead_product: strawberry.Private[Product | None] = None
 
     @classmethod
     def of(cls, row: models.Service) -> Service:
@@ -103,24 +101,13 @@ class Service(Node):
     def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts")]:
-        account: ClientAccount = ready_or(self.ahead_account, lambda: self._account(info))
-        return account
-
-    async def _account(self, info: Info[Context, None]) -> ClientAccount:
         from schema.accounts import ClientAccount
 
-        row = await info.context.loaders.account.load(self.account_pk)
-        assert row is not None
-        return ClientAccount.of(row)
+        return at_hand(info.context.loaders.account, self.account_pk, ClientAccount.of)
 
     @strawberry.field
     def product(self, info: Info[Context, None]) -> Product:
-        return ready_or(self.ahead_product, lambda: self._product(info))
-
-    async def _product(self, info: Info[Context, None]) -> Product:
-        row = await info.context.loaders.catalogue.product.load(self.product_pk)
-        assert row is not None
-        return Product.of(row)
+        return at_hand(info.context.loaders.catalogue.product, self.product_pk, Product.of)
 
 
 @strawberry.input
@@ -152,29 +139,8 @@ async def service_connection(
         page = await resolve.account_services(
             info.context, account_id=account_id, first=first, after=after, query=query
         )
-    nodes = {row.id: Service.of(row) for _, row in page.edges}
-    await fetch_ahead(info, list(nodes.values()))
-    return Connection.of(page, lambda row: nodes[row.id])
-
-
-async def fetch_ahead(info: Info[Context, None], services: list[Service]) -> None:
-    """Fetches the products and accounts a page of services asks for, one batch each."""
-    from schema.accounts import accounts_ahead
-
-    wanted = selected(info, "edges", "node")
-    if not services:
-        return
-    if "product" in wanted:
-        rows = await info.context.loaders.catalogue.product.load_many([s.product_pk for s in services])
-        products = {row.id: Product.of(row) for row in rows if row is not None}
-        for service in services:
-            service.ahead_product = products.get(service.product_pk)
-    if "account" in wanted:
-        accounts = await accounts_ahead(
-            info.context, [s.account_pk for s in services], below(wanted["account"])
-        )
-        for service in services:
-            service.ahead_account = accounts.get(service.account_pk)
+    await services_ahead(info.context, [row for _, row in page.edges], selected(info, "edges", "node"))
+    return Connection.of(page, Service.of)
 
 
 async def _visible(info: Info[Context, None], row: models.Service | None) -> Service | None:

@@ -1,0 +1,92 @@
+"""The look-ahead loads what a page's selection needs in one statement per level, and a field then
+finds its row in hand: a plain value, not an awaitable (resolvers/lookahead.py)."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+
+from clientarea.catalogue import sync_catalogue
+from clientarea.settings import Settings
+from models.accounts import ClientAccount
+from models.database import Database
+from models.users import User
+from resolvers.context import Context, Principal
+from resolvers.lookahead import at_hand, domains_ahead
+from tests.factories import create_account, create_domain, create_user
+
+
+def _context(db: Database, settings: Settings, user: User) -> Context:
+    principal = Principal(user_id=user.id, email=user.email, credential="session", credential_id=uuid.uuid4())
+    return Context(
+        db=db, settings=settings, request=None, response=None, request_id="lookahead", principal=principal
+    )
+
+
+async def test_a_page_of_domains_costs_one_statement_per_level_and_its_rows_are_in_hand(
+    db: Database, settings: Settings
+) -> None:
+    # Given three domains in three accounts of one owner
+    await sync_catalogue(db)
+    owner = await create_user(db)
+    domains = [await create_domain(db, account=await create_account(db, owner=owner)) for _ in range(3)]
+    context = _context(db, settings, owner)
+    db.counter.reset()
+
+    # When the page's selection asks for contacts and for accounts with their owners
+    await domains_ahead(context, domains, {"contacts": {"registrant": {}}, "account": {"owner": {}}})
+
+    # Then contacts, accounts and owners cost one statement each, and each field reads its row at once
+    assert db.counter.count == 3
+    for domain in domains:
+        assert at_hand(context.loaders.contact, domain.registrant_contact_id, lambda row: row.id) == (
+            domain.registrant_contact_id
+        )
+        assert at_hand(context.loaders.account, domain.account_id, lambda row: row.id) == domain.account_id
+        assert at_hand(context.loaders.owner, domain.account_id, lambda row: row.id) == owner.id
+    assert db.counter.count == 3
+
+
+async def test_what_is_not_selected_is_not_fetched_and_loads_when_read(
+    db: Database, settings: Settings
+) -> None:
+    # Given a domain whose page selects nothing related
+    await sync_catalogue(db)
+    owner = await create_user(db)
+    domain = await create_domain(db, account=await create_account(db, owner=owner))
+    context = _context(db, settings, owner)
+    db.counter.reset()
+    await domains_ahead(context, [domain], {"name": {}})
+    assert db.counter.count == 0
+
+    # When a field reads the domain's account
+    pending = at_hand(context.loaders.account, domain.account_id, lambda row: row.name)
+
+    # Then it is loaded then, through the same function
+    assert inspect.isawaitable(pending)
+    account = await context.loaders.account.load(domain.account_id)
+    assert account is not None
+    assert await pending == account.name
+    assert db.counter.count == 1
+
+
+def _names(row: ClientAccount) -> list[str]:
+    return [row.name]
+
+
+async def test_a_row_in_hand_is_shaped_once_and_afresh_once_changed(db: Database, settings: Settings) -> None:
+    # Given an account the request has loaded
+    owner = await create_user(db)
+    account = await create_account(db, owner=owner, name="Before")
+    context = _context(db, settings, owner)
+    await context.loaders.account.load(account.id)
+
+    # When fields of two parents read it, then a change primes it again
+    first = at_hand(context.loaders.account, account.id, _names)
+    second = at_hand(context.loaders.account, account.id, _names)
+    context.loaders.account.clear(account.id).prime(account.id, ClientAccount(id=account.id, name="After"))
+
+    # Then both parents share one value, and the changed row is shaped anew
+    assert first is second
+    assert first == ["Before"]
+    assert at_hand(context.loaders.account, account.id, _names) == ["After"]
