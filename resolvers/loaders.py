@@ -209,19 +209,19 @@ class OwnerByAccountIdLoader(Loader[uuid.UUID, User]):
 
 
 class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):
-    """The viewer's memberships, read once per request for the accounts the request touches."""
+    """The viewer's memberships, read once per request for the accounts the request touches; the
+    accounts come along and prime `loaders.account`."""
 
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, Access | None]:
         principal = self.context.principal
         assert principal is not None
         statement = (
             select(
-                Membership.account_id,
+                ClientAccount,
                 Membership.id,
                 Membership.role,
                 Membership.permissions,
                 Membership.scoped,
-                ClientAccount.require_two_factor,
                 two_factor_enabled(principal.user_id),
             )
             .join(ClientAccount, ClientAccount.id == Membership.account_id)
@@ -229,11 +229,15 @@ class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):
         )
         async with self.context.db.read() as session:
             rows = list(await session.execute(statement))
-        return {
-            account_id: access_of(principal, account_id, membership_id, role, mask, scoped, required, enabled)
-            for account_id, membership_id, role, mask, scoped, required, enabled in rows
-            if principal.covers(account_id)
-        }
+        found: dict[uuid.UUID, Access | None] = {}
+        for account, membership_id, role, mask, scoped, enabled in rows:
+            if not principal.covers(account.id):
+                continue
+            self.context.loaders.account.prime(account.id, account)
+            found[account.id] = access_of(
+                principal, account.id, membership_id, role, mask, scoped, account.require_two_factor, enabled
+            )
+        return found
 
 
 class AccountIdsByApiTokenLoader(Loader[uuid.UUID, list[uuid.UUID]]):
