@@ -300,6 +300,13 @@ class DomainByIdLoader(ScopedLoader[Domain]):
 
 
 class Loaders:
+    """A request's loaders. Account data by ID or key: `membership`, `invitation`, `audit_event`,
+    `contact`, `primary_contact`, `service`, `domain`, `billing.order`, `billing.invoice`,
+    `billing.invoice_of_order` and `tickets.ticket` are scoped to the viewer. `user` and `account`
+    read any row: a user is shown only through `seen_user` (DESIGN rule 10), an account only once
+    `access` (which primes it) or an invitation the viewer may see led to it. The to-many loaders
+    read the children of rows already reached through these."""
+
     def __init__(self, context: Context) -> None:
         # Imported here: the area modules build their loaders on the classes above.
         from resolvers.affiliates import AffiliateLoaders

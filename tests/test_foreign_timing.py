@@ -81,6 +81,7 @@ async def _objects(db: Database, owner: User, member: User) -> dict[str, str]:
     invoice = await create_invoice(db, account=account, placed_by=owner)
     ticket = await create_ticket(db, account=account, opened_by=owner)
     contact = await _contact(db, account.id)
+    assert invoice.order_id is not None
     return {
         "ClientAccount": encode_id("ClientAccount", account.id),
         "Membership": encode_id("Membership", membership.id),
