@@ -6,12 +6,11 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from aiodataloader import DataLoader
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,6 +30,7 @@ from resolvers.billing import cents
 from resolvers.context import Context
 from resolvers.errors import UserErrorCode
 from resolvers.ids import encode_id
+from resolvers.loaders import Loader
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize
 from resolvers.validation import Checker
@@ -268,26 +268,22 @@ async def affiliate_commissions(
     return page.map(lambda row: (row[0], row[1]))
 
 
-class _Loader(DataLoader[uuid.UUID, Any]):
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
-
-
-class AffiliateByAccountIdLoader(_Loader):
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Affiliate | None]:
+class AffiliateByAccountIdLoader(Loader[uuid.UUID, Affiliate | None]):
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, Affiliate | None]:
         async with self.context.db.read() as session:
-            found = {
+            return {
                 a.account_id: a
                 for a in await session.scalars(select(Affiliate).where(Affiliate.account_id.in_(keys)))
             }
-        return [found.get(key) for key in keys]
 
 
-class BalancesByAffiliateIdLoader(_Loader):
+class BalancesByAffiliateIdLoader(Loader[uuid.UUID, dict[str, Decimal]]):
     """The sum of each affiliate's CLEARED commissions, per currency."""
 
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[dict[str, Decimal]]:
+    def missing(self) -> dict[str, Decimal]:
+        return {}
+
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, dict[str, Decimal]]:
         statement = (
             select(
                 AffiliateCommission.affiliate_id,
@@ -304,11 +300,14 @@ class BalancesByAffiliateIdLoader(_Loader):
         async with self.context.db.read() as session:
             for affiliate_id, currency_code, total in await session.execute(statement):
                 sums[affiliate_id][currency_code] = Decimal(total)
-        return [sums[key] for key in keys]
+        return sums
 
 
-class ReferredCountByAffiliateIdLoader(_Loader):
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[int]:
+class ReferredCountByAffiliateIdLoader(Loader[uuid.UUID, int]):
+    def missing(self) -> int:
+        return 0
+
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, int]:
         statement = (
             select(ClientAccount.referred_by_affiliate_id, func.count())
             .where(ClientAccount.referred_by_affiliate_id.in_(keys))
@@ -316,7 +315,7 @@ class ReferredCountByAffiliateIdLoader(_Loader):
         )
         async with self.context.db.read() as session:
             counts: dict[Any, int] = {row[0]: int(row[1]) for row in await session.execute(statement)}
-        return [counts.get(key, 0) for key in keys]
+        return counts
 
 
 class AffiliateLoaders:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from aiodataloader import DataLoader
 from sqlalchemy import Select, select
 
 from models.catalogue import (
@@ -19,6 +17,7 @@ from models.catalogue import (
     ProductPrice,
     ProductType,
 )
+from resolvers.loaders import ById, GroupLoader
 from resolvers.pagination import Page, paginate
 
 if TYPE_CHECKING:
@@ -52,41 +51,12 @@ async def product_by_id(context: Context, pk: uuid.UUID) -> Product | None:
 R = TypeVar("R")
 
 
-class _GroupLoader(DataLoader[uuid.UUID, list[R]], Generic[R]):
+class _GroupLoader(GroupLoader[uuid.UUID, R]):
     """The rows belonging to each key, read with one statement per batch."""
 
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
 
-    def statement(self, keys: Sequence[uuid.UUID]) -> Select[R]:
-        raise NotImplementedError
-
-    def owner(self, row: R) -> uuid.UUID:
-        raise NotImplementedError
-
-    def ordered(self, rows: list[R]) -> list[R]:
-        return rows
-
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[R]]:
-        grouped: dict[uuid.UUID, list[R]] = defaultdict(list)
-        async with self.context.db.read() as session:
-            for row in await session.scalars(self.statement(keys)):
-                grouped[self.owner(row)].append(row)
-        return [self.ordered(grouped[key]) for key in keys]
-
-
-class ProductByIdLoader(DataLoader[uuid.UUID, Product | None]):
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
-
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Product | None]:
-        async with self.context.db.read() as session:
-            found = {
-                row.id: row for row in await session.scalars(select(Product).where(Product.id.in_(keys)))
-            }
-        return [found.get(key) for key in keys]
+class ProductByIdLoader(ById[Product | None]):
+    model = Product
 
 
 class PricesByProductIdLoader(_GroupLoader[ProductPrice]):

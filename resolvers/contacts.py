@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiodataloader import DataLoader
-from sqlalchemy import case, delete, or_, select
+from sqlalchemy import ColumnElement, case, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +17,7 @@ from resolvers.audit import record
 from resolvers.context import Context
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import encode_id
+from resolvers.loaders import ScopedLoader
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import authorize
 from resolvers.validation import Checker, ContactLike, Path, check_address
@@ -184,17 +184,17 @@ async def account_contacts(
     )
 
 
-class PrimaryContactByAccountIdLoader(DataLoader[uuid.UUID, Contact | None]):
+class PrimaryContactByAccountIdLoader(ScopedLoader[Contact]):
     """Each account's primary contact, one statement for all the accounts a request reaches."""
 
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
+    model = Contact
+    key = "account_id"
 
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Contact | None]:
-        statement = select(Contact).where(Contact.account_id.in_(keys), Contact.is_primary.is_(True))
-        async with self.context.db.read() as session:
-            found = {row.account_id: row for row in await session.scalars(statement)}
+    def where(self) -> list[ColumnElement[bool]]:
+        return [Contact.is_primary.is_(True)]
+
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, Contact]:
+        found = await super().fetch(keys)
         for row in found.values():
             self.context.loaders.contact.prime(row.id, row)
-        return [found.get(key) for key in keys]
+        return found

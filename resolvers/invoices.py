@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from aiodataloader import DataLoader
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from models.billing import Invoice, InvoiceLine, InvoiceStatus, InvoiceTax, Order, OrderItem
 from models.permissions import Permission
 from resolvers.ids import decode_global_id
+from resolvers.loaders import GroupLoader, ScopedLoader
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import memberships_of, require_principal
 
@@ -22,26 +21,19 @@ if TYPE_CHECKING:
 R = TypeVar("R", OrderItem, InvoiceLine, InvoiceTax)
 
 
-class _ChildrenLoader(DataLoader[uuid.UUID, list[R]], Generic[R]):
+class _ChildrenLoader(GroupLoader[uuid.UUID, R]):
     """The rows of one child table per parent id, in their stored order, in one statement."""
 
     model: type[R]
     parent: str
 
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
+    def statement(self, keys: Sequence[uuid.UUID]) -> Select[Any]:
+        return (
+            select(self.model).where(getattr(self.model, self.parent).in_(keys)).order_by(self.model.position)
+        )
 
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[R]]:
-        column = getattr(self.model, self.parent)
-        grouped: dict[uuid.UUID, list[R]] = defaultdict(list)
-        async with self.context.db.read() as session:
-            rows = await session.scalars(
-                select(self.model).where(column.in_(keys)).order_by(self.model.position)
-            )
-            for row in rows:
-                grouped[getattr(row, self.parent)].append(row)
-        return [grouped[key] for key in keys]
+    def owner(self, row: R) -> uuid.UUID:
+        return getattr(row, self.parent)  # type: ignore[no-any-return]
 
 
 class ItemsByOrderIdLoader(_ChildrenLoader[OrderItem]):
@@ -59,40 +51,16 @@ class TaxesByInvoiceIdLoader(_ChildrenLoader[InvoiceTax]):
     parent = "invoice_id"
 
 
-class InvoiceByOrderIdLoader(DataLoader[uuid.UUID, Invoice | None]):
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
-
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Invoice | None]:
-        async with self.context.db.read() as session:
-            found = {
-                i.order_id: i
-                for i in await session.scalars(select(Invoice).where(Invoice.order_id.in_(keys)))
-            }
-        return [found.get(key) for key in keys]
+class InvoiceByOrderIdLoader(ScopedLoader[Invoice]):
+    model = Invoice
+    key = "order_id"
 
 
-class _ById(DataLoader[uuid.UUID, Any]):
-    model: Any
-
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
-
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Any]:
-        async with self.context.db.read() as session:
-            found = {
-                r.id: r for r in await session.scalars(select(self.model).where(self.model.id.in_(keys)))
-            }
-        return [found.get(key) for key in keys]
-
-
-class OrderByIdLoader(_ById):
+class OrderByIdLoader(ScopedLoader[Order]):
     model = Order
 
 
-class InvoiceByIdLoader(_ById):
+class InvoiceByIdLoader(ScopedLoader[Invoice]):
     model = Invoice
 
 

@@ -92,8 +92,7 @@ async def _invitation(context: Context, pk: uuid.UUID) -> Invitation | None:
 
 
 async def _audit_event(context: Context, pk: uuid.UUID) -> AuditEvent | None:
-    async with context.db.read() as session:
-        event = await session.get(AuditEvent, pk)
+    event = await context.loaders.audit_event.load(pk)
     if event is None or event.account_id is None:
         return None
     access = await context.access(event.account_id)

@@ -1,9 +1,10 @@
 """Scopes (DESIGN rule 16): the SQL that keeps a scoped member, or a scoped token, inside its
 services and domains, and the loaders that show a scope.
 
-Every list and every lookup by ID of services, domains and tickets applies `within_scope` (lists,
-joined through `memberships_of`) or `reachable` (lookups by ID), so what lies outside a scope runs
-the same SQL as another account's data and is NOT_FOUND the same way.
+Every list and every lookup by ID of services, domains and tickets applies `within_scope` on the
+viewer's memberships it joins (lists through `memberships_of`, lookups by ID through the scoped
+loaders of resolvers/loaders.py), so what lies outside a scope runs the same SQL as another
+account's data and is NOT_FOUND the same way.
 
 A service or domain counts as in a scope only while it is live and still belongs to the scope's
 account: one that ends (terminated, cancelled) or moves to another account leaves every scope at
@@ -14,15 +15,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from aiodataloader import DataLoader
 from sqlalchemy import ColumnElement, and_, exists, not_, or_, select
 from sqlalchemy.orm import aliased
 
-from models.accounts import Membership
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.scopes import (
     ApiTokenScopeDomain,
@@ -32,6 +31,7 @@ from models.scopes import (
     MembershipScopeDomain,
     MembershipScopeService,
 )
+from resolvers.loaders import Loader
 
 if TYPE_CHECKING:
     from resolvers.context import Context, Principal
@@ -139,26 +139,6 @@ def within_scope(
     return and_(membership, *_token_covers(principal, kind, subject_id, memberships.c.account_id))
 
 
-def reachable(
-    principal: Principal | None, kind: Kind, *, subject_id: Any, account_id: Any
-) -> ColumnElement[bool] | None:
-    """SQL for a lookup by ID: no scope of the viewer in the row's account leaves the subject out.
-
-    None without a viewer (staff commands, the panel's sign-on check): nothing to narrow.
-    Rows of accounts the viewer is no member of pass here; the access check refuses them after.
-    """
-    if principal is None:
-        return None
-    mine = aliased(Membership)
-    outside_membership_scope = exists().where(
-        mine.user_id == principal.user_id,
-        mine.account_id == account_id,
-        mine.scoped,
-        not_(covers(MEMBERSHIP_SCOPE, kind, owner_id=mine.id, subject_id=subject_id, account_id=account_id)),
-    )
-    return and_(not_(outside_membership_scope), *_token_covers(principal, kind, subject_id, account_id))
-
-
 @dataclass(frozen=True)
 class ScopeItems:
     services: list[Service]
@@ -180,16 +160,15 @@ class ScopeItems:
         )
 
 
-class ScopeItemsLoader(DataLoader[uuid.UUID, ScopeItems]):
+class ScopeItemsLoader(Loader[uuid.UUID, ScopeItems]):
     """Owner ID → the live services and domains in its scope; two statements for every scope a
     request shows."""
 
     def __init__(self, context: Context, tables: ScopeTables) -> None:
-        super().__init__()
-        self.context = context
+        super().__init__(context)
         self.tables = tables
 
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[ScopeItems]:
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, ScopeItems]:
         service_link, domain_link = self.tables.services, self.tables.domains
         services: dict[uuid.UUID, list[Service]] = defaultdict(list)
         domains: dict[uuid.UUID, list[Domain]] = defaultdict(list)
@@ -210,7 +189,7 @@ class ScopeItemsLoader(DataLoader[uuid.UUID, ScopeItems]):
             )
             for owner, domain_row in domain_rows:
                 domains[owner].append(domain_row)
-        return [ScopeItems(services[key], domains[key]) for key in keys]
+        return {key: ScopeItems(services[key], domains[key]) for key in keys}
 
 
 class ScopeLoaders:

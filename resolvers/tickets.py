@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiodataloader import DataLoader
-from sqlalchemy import not_, or_, select
+from sqlalchemy import Select, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.settings import Settings
@@ -29,11 +27,12 @@ from resolvers.billing import next_number
 from resolvers.context import Context
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id, encode_id
+from resolvers.loaders import GroupLoader, ScopedLoader
 from resolvers.outbox import enqueue
 from resolvers.pagination import Page, paginate
 from resolvers.password_resets import language_of_user
 from resolvers.permissions import authorize, memberships_of, require_principal
-from resolvers.scopes import MEMBERSHIP_SCOPE, covers, reachable, within_scope
+from resolvers.scopes import MEMBERSHIP_SCOPE, covers, within_scope
 from resolvers.validation import Checker, Path
 
 MAX_SUBJECT_LENGTH = 200
@@ -311,42 +310,26 @@ async def reply_as_staff(
     return StaffReply(ticket=ticket, recipients=[user.email for user in members])
 
 
-class TicketByIdLoader(DataLoader[uuid.UUID, Ticket | None]):
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
+class TicketByIdLoader(ScopedLoader[Ticket]):
+    """A ticket about a service outside the viewer's scope (or about none) loads as missing."""
 
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Ticket | None]:
-        statement = select(Ticket).where(Ticket.id.in_(keys))
-        # A ticket about a service outside the viewer's scope (or about none) loads as missing.
-        reach = reachable(
-            self.context.principal, "service", subject_id=Ticket.service_id, account_id=Ticket.account_id
-        )
-        if reach is not None:
-            statement = statement.where(reach)
-        async with self.context.db.read() as session:
-            found = {t.id: t for t in await session.scalars(statement)}
-        return [found.get(key) for key in keys]
+    model = Ticket
+    scope = "service"
+    subject = "service_id"
 
 
-class MessagesByTicketIdLoader(DataLoader[uuid.UUID, list[TicketMessage]]):
+class MessagesByTicketIdLoader(GroupLoader[uuid.UUID, TicketMessage]):
     """Each ticket's messages in the order they were written, one statement for every ticket."""
 
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
-
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[TicketMessage]]:
-        statement = (
+    def statement(self, keys: Sequence[uuid.UUID]) -> Select[Any]:
+        return (
             select(TicketMessage)
             .where(TicketMessage.ticket_id.in_(keys))
             .order_by(TicketMessage.created_at, TicketMessage.id)
         )
-        grouped: dict[uuid.UUID, list[TicketMessage]] = defaultdict(list)
-        async with self.context.db.read() as session:
-            for row in await session.scalars(statement):
-                grouped[row.ticket_id].append(row)
-        return [grouped[key] for key in keys]
+
+    def owner(self, row: TicketMessage) -> uuid.UUID:
+        return row.ticket_id
 
 
 class TicketLoaders:

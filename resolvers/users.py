@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from aiodataloader import DataLoader
 from sqlalchemy import exists, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.accounts import Membership
 from models.users import User
+from resolvers.loaders import Loader
 from resolvers.permissions import memberships_of
 
 if TYPE_CHECKING:
     from resolvers.context import Context
 
 
-class SeenUserLoader(DataLoader[uuid.UUID, "tuple[User, bool] | None"]):
+class SeenUserLoader(Loader[uuid.UUID, "tuple[User, bool] | None"]):
     """Each user with whether the viewer may see them: themself, or someone sharing an account the
     viewer (or their token) reaches. One statement for a batch, the check inside it."""
 
-    def __init__(self, context: Context) -> None:
-        super().__init__()
-        self.context = context
-
-    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[tuple[User, bool] | None]:
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, tuple[User, bool] | None]:
         principal = self.context.principal
         visible: ColumnElement[bool]
         if principal is None:
@@ -46,7 +42,7 @@ class SeenUserLoader(DataLoader[uuid.UUID, "tuple[User, bool] | None"]):
             found = {row.id: (row, bool(seen)) for row, seen in await session.execute(statement)}
         for row, _ in found.values():
             self.context.loaders.user.prime(row.id, row)
-        return [found.get(key) for key in keys]
+        return found
 
 
 async def visible_user(context: Context, user_id: uuid.UUID) -> User | None:

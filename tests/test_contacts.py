@@ -628,8 +628,8 @@ async def test_contacts_and_primary_contact_cost_the_same_for_1_and_30_contacts(
 
     assert response.errors == []
     assert len(response.data["account"]["contacts"]["edges"]) == contacts
-    # session lookup, viewer's access, the account, the page of contacts, the primary contact
-    assert statements == 5, db.counter.statements
+    # session lookup, viewer's access with the account, the page of contacts, the primary contact
+    assert statements == 4, db.counter.statements
 
 
 @pytest.mark.parametrize("accounts", [1, 10])

@@ -44,8 +44,8 @@ READS: dict[str, tuple[str, str, int]] = {
     "DashboardAccounts": ("dashboard_accounts.graphql", "DashboardAccounts", 6),
     "PartnerServices": ("partner_services.graphql", "PartnerServices", 6),
     "ExpiringDomains": ("partner_expiring_domains.graphql", "ExpiringDomains", 5),
-    "AccountOverview": ("account_overview.graphql", "AccountOverview", 10),
-    "AccountMembers": ("account_members.graphql", "AccountMembers", 6),
+    "AccountOverview": ("account_overview.graphql", "AccountOverview", 9),
+    "AccountMembers": ("account_members.graphql", "AccountMembers", 5),
     "Catalogue": ("orders.graphql", "Catalogue", 6),
 }
 
