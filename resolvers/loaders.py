@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from asyncio import Future
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -117,8 +118,17 @@ class AccessByAccountIdLoader(DataLoader[uuid.UUID, "Access | None"]):
     """The viewer's memberships, read once per request for the accounts the request touches."""
 
     def __init__(self, context: Context) -> None:
-        super().__init__()
+        self._futures: dict[uuid.UUID, Future[Access | None]] = {}
+        super().__init__(cache_map=self._futures)
         self.context = context
+
+    def known(self, key: uuid.UUID) -> tuple[bool, Access | None]:
+        """(True, access) when this request has already read or primed it; (False, None) when
+        only `load` can tell. Lets field checks on every node skip a round through the loop."""
+        future = self._futures.get(key)
+        if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+            return False, None
+        return True, future.result()
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[Access | None]:
         from resolvers.context import Access
