@@ -63,7 +63,9 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        # A server can drop pooled connections (restart, failover): ping each on checkout. A SQLite
+        # file cannot, and there the ping costs one more trip through aiosqlite's thread per batch.
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout)
             if parsed.get_driver_name() == "asyncpg":
