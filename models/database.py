@@ -49,9 +49,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
 
 
 def _sqlite_begin(connection: Connection) -> None:
+    options = connection.get_execution_options()
+    if options.get("sqlite_statement_transactions", False):
+        # A read batch is one statement (or a few that need no common snapshot): SQLite runs each
+        # in a transaction of its own, and an explicit BEGIN would cost three more trips through
+        # aiosqlite's worker thread per batch.
+        return
     # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
     # writer got there first; units of work therefore take the write lock when they begin.
-    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    immediate = options.get("sqlite_immediate", False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -63,22 +69,25 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        # A server can drop pooled connections (restart, failover): ping each on checkout. A SQLite
+        # file cannot, and there the ping costs one more trip through aiosqlite's thread per batch.
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout)
             if parsed.get_driver_name() == "asyncpg":
                 options["connect_args"] = {"timeout": CONNECT_TIMEOUT_SECONDS}
         self.engine: AsyncEngine = create_async_engine(url, **options)
-        writer = self.engine
+        reader = writer = self.engine
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            reader = self.engine.execution_options(sqlite_statement_transactions=True)
             writer = self.engine.execution_options(sqlite_immediate=True)
         self.counter = StatementCounter()
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._count)
         self.breaker = Breaker()
         event.listen(self.engine.sync_engine.pool, "checkout", self._reachable)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessionmaker = async_sessionmaker(reader, expire_on_commit=False)
         self.writer = async_sessionmaker(writer, expire_on_commit=False)
 
     def _count(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from functools import lru_cache
 
 
 class Permission(enum.Enum):
@@ -50,11 +51,19 @@ def to_mask(permissions: Iterable[Permission]) -> int:
     return mask
 
 
+# Read for every membership of every page of accounts: a handful of distinct masks and sets, so
+# each is worked out once per process rather than by walking the enum again per row.
+@lru_cache(maxsize=ALL_MASK + 1)
 def from_mask(mask: int) -> frozenset[Permission]:
     return frozenset(p for p in Permission if mask & p.bit)
 
 
 def ordered(permissions: Iterable[Permission]) -> list[Permission]:
     """Permissions in declaration order, so every response lists them the same way."""
-    held = set(permissions)
-    return [p for p in Permission if p in held]
+    held = permissions if isinstance(permissions, frozenset) else frozenset(permissions)
+    return list(_in_declaration_order(held))
+
+
+@lru_cache(maxsize=ALL_MASK + 1)
+def _in_declaration_order(held: frozenset[Permission]) -> tuple[Permission, ...]:
+    return tuple(p for p in Permission if p in held)

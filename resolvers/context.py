@@ -115,6 +115,13 @@ class Context:
             return None
         return await self.loaders.access.load(account_id)
 
+    def known_access(self, account_id: uuid.UUID) -> tuple[bool, Access | None]:
+        """(True, access) when the viewer's access is at hand without the database (already read
+        or primed this request, or impossible); (False, None) when `access` has to read it."""
+        if self.principal is None or not self.principal.covers(account_id):
+            return True, None
+        return self.loaders.access.known(account_id)
+
     def become(self, principal: Principal | None) -> None:
         """Switch the request's viewer after sign-in or sign-out; nothing cached for the old one stays."""
         self.principal = principal

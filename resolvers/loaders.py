@@ -48,6 +48,14 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         super().__init__()
         self.context = context
 
+    def known(self, key: K) -> tuple[bool, V | None]:
+        """(True, value) when this request has already loaded or primed `key`; (False, None) when
+        only `load` can tell. Lets a field read what is in hand without a round through the loop."""
+        future = self._cache.get(self.get_cache_key(key)) if self.cache else None
+        if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+            return False, None
+        return True, future.result()
+
     def missing(self) -> V:
         """The value of a key nothing was found for (None; an empty list for a to-many loader)."""
         return None  # type: ignore[return-value]

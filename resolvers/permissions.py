@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from collections.abc import Awaitable
+from functools import cached_property
 from typing import Any
 
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement, Exists, Select, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import aliased
-from strawberry.permission import BasePermission
+from strawberry.exceptions import PermissionReturnedNonBooleanError
+from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
+from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
 from models.accounts import ClientAccount, Membership, MembershipRole
@@ -142,6 +147,13 @@ class InAccount(BasePermission):
         )
         self.account_of = account_of
 
+    def decide(self, source: Any, info: Info[Context, Any]) -> bool | None:
+        """The answer when the viewer's access to the account is already at hand, else None."""
+        known, access = info.context.known_access(getattr(source, self.account_of))
+        if not known:
+            return None
+        return access is not None and access.allows(*self.any_of)
+
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
         account_id = getattr(source, self.account_of)
         if account_id is None:
@@ -151,6 +163,81 @@ class InAccount(BasePermission):
 
     def on_unauthorized(self) -> None:
         raise Forbidden(self.needs.named)
+
+
+def _check(permission: BasePermission, source: Any, info: Info[Any, Any], kwargs: dict[str, Any]) -> Any:
+    """A bool when the permission can answer now, else the awaitable that will."""
+    if isinstance(permission, InAccount):
+        decided = permission.decide(source, info)
+        if decided is not None:
+            return decided
+    return permission.has_permission(source, info, **kwargs)
+
+
+def _allowed(permission: BasePermission, answer: Any) -> bool:
+    # Only a real boolean decides access, as in Strawberry's own extension.
+    if not isinstance(answer, bool):
+        if inspect.iscoroutine(answer):
+            answer.close()
+        raise PermissionReturnedNonBooleanError(permission, answer)
+    return answer
+
+
+class FieldPermissions(PermissionExtension):
+    """Strawberry's PermissionExtension, deciding without awaiting when it can.
+
+    Most gated fields belong to objects whose account the request has already checked (a list
+    joins the memberships, `account(id:)` reads the access first), so InAccount answers from the
+    request's known Access; only an unknown account awaits the access loader. A field with a
+    plain resolver then stays synchronous instead of becoming a coroutine on every node.
+    """
+
+    @cached_property
+    def supports_sync(self) -> bool:
+        return True
+
+    def resolve(self, next_: SyncExtensionResolver, source: Any, info: Info[Any, Any], **kwargs: Any) -> Any:
+        for index, permission in enumerate(self.permissions):
+            answer = _check(permission, source, info, kwargs)
+            if inspect.isawaitable(answer):
+                return self._resolve_later(answer, index, next_, source, info, kwargs)
+            if not _allowed(permission, answer):
+                return self._on_unauthorized(permission)
+        return next_(source, info, **kwargs)
+
+    async def _resolve_later(
+        self,
+        pending: Awaitable[Any] | None,
+        index: int,
+        next_: SyncExtensionResolver,
+        source: Any,
+        info: Info[Any, Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        for permission in self.permissions[index:]:
+            answer = pending if pending is not None else _check(permission, source, info, kwargs)
+            pending = None
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if not _allowed(permission, answer):
+                return self._on_unauthorized(permission)
+        # A plain resolver may itself hand back an awaitable (a value not fetched ahead).
+        result = next_(source, info, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info[Any, Any], **kwargs: Any
+    ) -> Any:
+        for permission in self.permissions:
+            answer = _check(permission, source, info, kwargs)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if not _allowed(permission, answer):
+                return self._on_unauthorized(permission)
+        result = next_(source, info, **kwargs)
+        if inspect.isasyncgen(result):
+            return result
+        return await result
 
 
 def forbidden_error(*any_of: Permission) -> GraphQLError:

@@ -15,7 +15,7 @@ from models.permissions import Permission
 from resolvers.context import Context
 from resolvers.errors import Rejected, Unauthenticated, UserErrorCode
 from resolvers.pagination import Page
-from resolvers.permissions import InAccount
+from resolvers.permissions import FieldPermissions, InAccount
 
 
 @strawberry.interface(
@@ -126,7 +126,7 @@ def authenticated() -> list[FieldExtension]:
 
 def requires(*any_of: Permission) -> list[FieldExtension]:
     """Field extension list: the viewer holds one of `any_of` in the object's account (rule 7)."""
-    return [PermissionExtension(permissions=[InAccount(*any_of)], use_directives=False)]
+    return [FieldPermissions(permissions=[InAccount(*any_of)], use_directives=False)]
 
 
 CENT = Decimal("0.01")

@@ -32,6 +32,7 @@ from schema.contacts import Contact, ContactMutations
 from schema.domains import Domain, DomainMutations
 from schema.email_verification import EmailVerificationMutations
 from schema.enum_descriptions import describe_enums
+from schema.enum_output import speed_up_enum_output
 from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
 from schema.input_limits import document_input_limits
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
@@ -188,6 +189,7 @@ def build_schema(
     )
     document_input_limits(built._schema)
     describe_enums(built._schema)
+    speed_up_enum_output(built._schema)
     return built
 
 
