@@ -149,10 +149,13 @@ class InAccount(BasePermission):
 
     def decide(self, source: Any, info: Info[Context, Any]) -> bool | None:
         """The answer when the viewer's access to the account is already at hand, else None."""
-        known, access = info.context.known_access(getattr(source, self.account_of))
+        account_id = getattr(source, self.account_of)
+        if account_id is None:
+            return True  # nothing of an account to show: the field resolves to null
+        known, access = info.context.known_access(account_id)
         if not known:
             return None
-        return access is not None and access.allows(*self.any_of)
+        return access is not None and self.needs.met_by(access.permissions)
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
         account_id = getattr(source, self.account_of)

@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import strawberry
-from strawberry.permission import PermissionExtension
 
 from resolvers.context import Access, Context, Principal
 from resolvers.email_verification import require_verified_email
 from resolvers.errors import Rejected, not_found
 from resolvers.ids import decode_id
-from resolvers.permissions import InAccount, grant, require_principal, require_unrestricted
+from resolvers.permissions import FieldPermissions, InAccount, grant, require_principal, require_unrestricted
 from resolvers.policies import Needs, Policy
 from schema.base import authenticated, user_errors
 
@@ -37,7 +36,7 @@ def gated(needs: Needs, description: str | None = None) -> dict[str, Any]:
     """`strawberry.field` arguments of a field gated by `needs` in the object's account (rule 7)."""
     return {
         "description": needs.describe(description),
-        "extensions": [PermissionExtension(permissions=[InAccount(needs)], use_directives=False)],
+        "extensions": [FieldPermissions(permissions=[InAccount(needs)], use_directives=False)],
     }
 
 
