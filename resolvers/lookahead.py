@@ -12,7 +12,6 @@ import uuid
 from asyncio import Future
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
-from weakref import WeakKeyDictionary
 
 from aiodataloader import DataLoader
 
@@ -28,10 +27,6 @@ T = TypeVar("T")
 # merged) with what is selected below it in turn; a leaf maps to an empty mapping.
 Selected = Mapping[str, "Selected"]
 
-# What at_hand made of each row in hand, by the row's future: a key cleared and primed again after
-# a change gets a new future, so the changed row is shaped afresh. Entries go with the request.
-_made: WeakKeyDictionary[Future[Any], dict[Callable[[Any], Any], Any]] = WeakKeyDictionary()
-
 
 def at_hand(loader: DataLoader[K, Any], key: K, shape: Callable[[Any], T]) -> T:
     """`shape` of the row `key` loads, which must exist: made now when the request holds the row
@@ -39,19 +34,27 @@ def at_hand(loader: DataLoader[K, Any], key: K, shape: Callable[[Any], T]) -> T:
 
     graphql-core awaits whatever a resolver returns when it is awaitable, so one synchronous field
     serves both cases; the cast states what the field resolves to, not what this call returns.
-    Every parent pointing at the same row gets the same value, made once.
+    Every parent pointing at the same row gets the same value, made once. The loader's cache is
+    read by the key itself, as every loader of ours caches it; one keyed otherwise would only
+    await the row it holds.
     """
-    future = loader._cache.get(loader.get_cache_key(key)) if loader.cache else None
-    if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+    future = loader._cache.get(key)
+    if future is None:
         return cast(T, _shaped(loader.load(key), shape))
-    made = _made.get(future)
+    # What was made of each row in hand, by the row's future: a key cleared and primed again
+    # after a change gets a new future, so the changed row is shaped afresh.
+    made: dict[tuple[Future[Any], Callable[[Any], Any]], Any] | None = getattr(loader, "_made", None)
     if made is None:
-        made = _made[future] = {}
-    if shape not in made:
-        row = future.result()
-        assert row is not None
-        made[shape] = shape(row)
-    value: T = made[shape]
+        made = {}
+        setattr(loader, "_made", made)  # noqa: B010 - a per-request loader of ours, not a declared field
+    value: T | None = made.get((future, shape))
+    if value is not None:
+        return value
+    if not future.done() or future.cancelled() or future.exception() is not None:
+        return cast(T, _shaped(future, shape))
+    row = future.result()
+    assert row is not None
+    value = made[future, shape] = shape(row)
     return value
 
 
@@ -65,11 +68,10 @@ def _unique(keys: Iterable[uuid.UUID]) -> list[uuid.UUID]:
     return list(dict.fromkeys(keys))
 
 
-async def accounts_ahead(context: Context, account_ids: Iterable[uuid.UUID], below: Selected) -> None:
-    """What a page of accounts asks for; the accounts themselves are in hand already."""
-    ids = _unique(account_ids)
-    if ids and "owner" in below:
-        await context.loaders.owner.load_many(ids)
+async def accounts_ahead(context: Context, account_ids: list[uuid.UUID], below: Selected) -> None:
+    """What a page of accounts (each once) asks for; the accounts themselves are in hand already."""
+    if account_ids and "owner" in below:
+        await context.loaders.owner.load_many(account_ids)
 
 
 async def linked_accounts_ahead(context: Context, account_ids: Iterable[uuid.UUID], below: Selected) -> None:

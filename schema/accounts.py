@@ -360,7 +360,7 @@ class ClientAccountConnection:
         cls, info: Info[Context, None], page: Page[tuple[models.ClientAccount, Access]]
     ) -> ClientAccountConnection:
         nodes = [ClientAccount.of(account) for _, (account, _) in page.edges]
-        await accounts_ahead(info.context, (a.account_pk for a in nodes), selected(info, "edges", "node"))
+        await accounts_ahead(info.context, [a.account_pk for a in nodes], selected(info, "edges", "node"))
         return cls(
             edges=[
                 ClientAccountEdge(
