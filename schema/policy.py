@@ -26,7 +26,7 @@ from strawberry.permission import PermissionExtension
 
 from resolvers.context import Access, Context, Principal
 from resolvers.email_verification import require_verified_email
-from resolvers.errors import Rejected, not_found
+from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id
 from resolvers.permissions import InAccount, grant, require_principal, require_unrestricted
 from resolvers.policies import Needs, Policy
@@ -62,6 +62,13 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class CookieSession:
+    """A signed-in browser session, never an API token: password and two-factor changes (rule 14)."""
+
+    refusal: str = "This is changed in a signed-in browser session, never with an API token."
+
+
+@dataclass(frozen=True)
 class OnAccount:
     """The input field naming the account, and what the viewer needs there."""
 
@@ -79,7 +86,7 @@ class OnObject:
     needs: Needs | None = None
 
 
-Requirement = Public | SignedIn | Identity | OnAccount | OnObject
+Requirement = Public | SignedIn | Identity | CookieSession | OnAccount | OnObject
 
 
 def required(requirement: Requirement) -> Needs | None:
@@ -123,6 +130,11 @@ async def _check(requirement: Requirement, context: Context, input: Any) -> Gran
         principal = require_unrestricted(context)
         if requirement.verified:
             await require_verified_email(context)
+        return Granted(principal)
+    if isinstance(requirement, CookieSession):
+        principal = require_principal(context)
+        if principal.credential != "session":
+            raise reject(requirement.refusal, UserErrorCode.FORBIDDEN)
         return Granted(principal)
     principal = require_principal(context)
     field = _camel(requirement.field)
