@@ -12,19 +12,19 @@ from models.two_factor import TwoFactorCredential
 from models.users import User
 from resolvers import two_factor
 from resolvers.audit import record
-from resolvers.context import Context
+from resolvers.context import Context, Principal
 from resolvers.errors import UserErrorCode, not_found, reject
 from resolvers.ids import encode_id
 from resolvers.outbox import enqueue
 from resolvers.password_resets import language_of_user
-from resolvers.permissions import authorize, require_principal
+from resolvers.permissions import grant
+from resolvers.policies import MEMBERSHIP_ONLY
 
 
 async def update_account_security(
-    context: Context, *, account_id: uuid.UUID | None, require_two_factor: bool
+    context: Context, principal: Principal, *, account_id: uuid.UUID | None, require_two_factor: bool
 ) -> ClientAccount:
     """The owner, in a cookie session, sets the requirement; they must have two-factor on to set it."""
-    principal = require_principal(context)
     access = await context.access(account_id) if account_id is not None else None
     if access is None or account_id is None:
         raise not_found("input", "accountId")
@@ -34,7 +34,7 @@ async def update_account_security(
             UserErrorCode.FORBIDDEN,
         )
     # An owner who turned two-factor off meanwhile holds nothing here until they turn it on again.
-    await authorize(context, account_id)
+    await grant(context, account_id, MEMBERSHIP_ONLY)
     async with context.db.begin() as session:
         if require_two_factor and not await two_factor.is_enabled(session, principal.user_id):
             raise reject(

@@ -17,20 +17,13 @@ from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from models.users import User
 from resolvers.affiliates import referrer_of_agent
 from resolvers.audit import record
-from resolvers.context import Access, Context
-from resolvers.email_verification import require_verified_email
+from resolvers.context import Access, Context, Principal
 from resolvers.emails import language_for_country
 from resolvers.errors import Rejected, UserErrorCode, reject
 from resolvers.ids import encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.password_resets import send_password_link
-from resolvers.permissions import (
-    authorize,
-    memberships_of,
-    require_principal,
-    require_unrestricted,
-    two_factor_enabled,
-)
+from resolvers.permissions import memberships_of, require_principal, two_factor_enabled
 from resolvers.ratelimits import Limits, allowed
 from resolvers.validation import BillingProfile, BillingProfileLike, Checker, check_billing_profile
 
@@ -97,8 +90,9 @@ async def add_account(
     return account, owner
 
 
-async def create_client_account(context: Context, *, name: str, billing: BillingProfileLike) -> ClientAccount:
-    principal = require_unrestricted(context)
+async def create_client_account(
+    context: Context, principal: Principal, *, name: str, billing: BillingProfileLike
+) -> ClientAccount:
     check = Checker()
     name, profile = check_account(check, name, billing)
     if check.problems:
@@ -118,10 +112,9 @@ async def create_client_account(context: Context, *, name: str, billing: Billing
 
 
 async def update_billing_profile(
-    context: Context, *, account_id: uuid.UUID | None, billing: BillingProfileLike
+    context: Context, account_id: uuid.UUID, *, billing: BillingProfileLike
 ) -> ClientAccount:
-    await authorize(context, account_id, Permission.MANAGE_PROFILE)
-    assert account_id is not None
+    """The account's new billing profile (the viewer holds ACCOUNT's `change` there)."""
     check = Checker()
     profile = check_billing_profile(check, ("input", "billingProfile"), billing)
     if check.problems:
@@ -201,6 +194,7 @@ ON_BEHALF_LINK_LIFETIME = timedelta(days=7)
 
 async def create_client_account_on_behalf(
     context: Context,
+    principal: Principal,
     *,
     owner_email: str,
     owner_name: str,
@@ -212,10 +206,8 @@ async def create_client_account_on_behalf(
     """A new customer user (no password yet) owning a new account, the viewer a USER of it.
 
     Returns the account and the viewer's membership; the customer is emailed a link to set a password.
+    The viewer is a session or an unrestricted token of a proven address (rules 13 and 14).
     """
-    # Registering someone else's address reaches beyond the viewer's own account (rules 13, 14).
-    principal = require_unrestricted(context)
-    await require_verified_email(context)
     check = Checker()
     if not power_of_attorney:
         check.fail(("input", "powerOfAttorney"), "Confirm that you hold the customer's power of attorney.")

@@ -24,7 +24,7 @@ from models.billing import Invoice, InvoiceLine, OrderItem
 from models.catalogue import Product, ProductType
 from models.database import Database
 from models.hosting import Service, ServiceStatus
-from models.permissions import Permission
+from models.permissions import to_mask
 from resolvers.audit import record
 from resolvers.billing import cents
 from resolvers.context import Context
@@ -32,7 +32,7 @@ from resolvers.errors import UserErrorCode
 from resolvers.ids import encode_id
 from resolvers.loaders import Loader
 from resolvers.pagination import Page, paginate
-from resolvers.permissions import authorize
+from resolvers.policies import AFFILIATE
 from resolvers.validation import Checker
 
 if TYPE_CHECKING:
@@ -51,11 +51,9 @@ def new_referral_code() -> str:
     return "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
 
 
-async def activate_affiliate(context: Context, *, account_id: uuid.UUID | None) -> Affiliate:
+async def activate_affiliate(context: Context, account_id: uuid.UUID) -> Affiliate:
     """The account's affiliate, created on the first activation with a fresh code and the rate
-    of the moment; activating again returns it unchanged."""
-    await authorize(context, account_id, Permission.MANAGE_AFFILIATE)
-    assert account_id is not None
+    of the moment; activating again returns it unchanged (the viewer holds AFFILIATE's `change`)."""
     for _ in range(ACTIVATION_ATTEMPTS):
         try:
             affiliate = await _existing_or_new(context, account_id)
@@ -118,7 +116,7 @@ async def referrer_of_agent(session: AsyncSession, user_id: uuid.UUID) -> uuid.U
         .join(ClientAccount, ClientAccount.id == Affiliate.account_id)
         .where(
             Membership.user_id == user_id,
-            or_(owned, Membership.permissions.op("&")(Permission.MANAGE_AFFILIATE.bit) != 0),
+            or_(owned, Membership.permissions.op("&")(to_mask(AFFILIATE.change.any_of)) != 0),
         )
         .order_by(owned.desc(), ClientAccount.created_at, ClientAccount.id)
         .limit(1)

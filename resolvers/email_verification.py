@@ -18,12 +18,12 @@ from models.email_verification import EmailVerificationToken
 from models.users import User
 from resolvers import single_use
 from resolvers.audit import record
-from resolvers.context import Context
+from resolvers.context import Context, Principal
 from resolvers.errors import Rejected, UserErrorCode, reject
 from resolvers.ids import encode_id
 from resolvers.outbox import enqueue
 from resolvers.password_resets import format_expiry, language_of_user
-from resolvers.permissions import require_principal, require_unrestricted
+from resolvers.permissions import require_principal
 from resolvers.ratelimits import Limits, allowed
 
 VERIFICATION_LIFETIME = timedelta(days=7)
@@ -87,9 +87,8 @@ async def require_verified_email(context: Context) -> None:
         )
 
 
-async def request_email_verification(context: Context) -> None:
+async def request_email_verification(context: Context, principal: Principal) -> None:
     """Emails the viewer a fresh link; does nothing (but answers alike) when already verified."""
-    principal = require_unrestricted(context)
     async with context.db.begin() as session:
         if not await allowed(session, Limits.of(context.settings).email_verification, principal.user_id):
             raise reject("Too many verification emails; try again later.", UserErrorCode.RATE_LIMITED)

@@ -28,13 +28,13 @@ from resolvers.accounts import add_account, check_account
 from resolvers.affiliates import referrer_by_code
 from resolvers.audit import record
 from resolvers.context import Context, Principal
-from resolvers.email_verification import mark_verified, require_verified_email, send_verification_link
+from resolvers.email_verification import mark_verified, send_verification_link
 from resolvers.emails import language_for_country
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.password_resets import find_usable_token, redeem_token
 from resolvers.passwords import password_weakness
-from resolvers.permissions import require_principal, require_unrestricted
+from resolvers.permissions import require_principal
 from resolvers.ratelimits import Limits, allowed, count_attempt, release_attempt
 from resolvers.scope_changes import (
     ScopeRequest,
@@ -245,8 +245,7 @@ def _audit_failure(session: AsyncSession, context: Context, user: User | None) -
     )
 
 
-async def sign_out(context: Context) -> None:
-    principal = require_principal(context)
+async def sign_out(context: Context, principal: Principal) -> None:
     if principal.credential == "session":
         async with context.db.begin() as session:
             await session.execute(
@@ -267,16 +266,16 @@ class MintedToken:
 
 async def create_api_token(
     context: Context,
+    principal: Principal,
     *,
     name: str,
-    account_ids: list[str] | None,
+    account_ids: list[uuid.UUID | None] | None,
     permissions: list[Permission] | None,
     expires_at: datetime | None,
     scope: ScopeRequest | None = None,
 ) -> MintedToken:
-    # A restricted token touches no token but itself; an unproven address mints none (rules 13, 14).
-    principal = require_unrestricted(context)
-    await require_verified_email(context)
+    """A new token of the viewer (a session or an unrestricted token of a proven address: rules 13
+    and 14); `account_ids` decoded, None for a well-formed ID of another type."""
     check = Checker()
     name = check.text(("input", "name"), name, max_length=100)
     now = utcnow()
@@ -294,8 +293,7 @@ async def create_api_token(
     scoped_accounts: list[uuid.UUID] | None = None
     if account_ids is not None:
         scoped_accounts = []
-        for index, global_id in enumerate(account_ids):
-            account_id = decode_id(global_id, "ClientAccount")
+        for index, account_id in enumerate(account_ids):
             if account_id is None or await context.access(account_id) is None:
                 raise not_found("input", "accountIds", str(index))
             if account_id not in scoped_accounts:
@@ -351,9 +349,7 @@ async def create_api_token(
     return MintedToken(secret=secret, token=token)
 
 
-async def revoke_api_token(context: Context, *, api_token_id: str) -> ApiToken:
-    principal = require_principal(context)
-    token_id = decode_id(api_token_id, "ApiToken")
+async def revoke_api_token(context: Context, principal: Principal, *, token_id: uuid.UUID | None) -> ApiToken:
     if principal.restricted and token_id != principal.credential_id:
         # Whatever the target: a restricted token may end itself, nothing else (DESIGN rule 14).
         raise reject(

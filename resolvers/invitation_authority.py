@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.accounts import Membership, MembershipRole
 from models.base import utcnow
 from models.invitations import Invitation, InvitationState
-from models.permissions import ALL_MASK, Permission
+from models.permissions import ALL_MASK, from_mask
 from resolvers.audit import record
 from resolvers.context import Context
 from resolvers.ids import encode_id
+from resolvers.policies import INVITATION
 
 
 async def inviter_authority(session: AsyncSession, invitation: Invitation) -> int | None:
@@ -31,9 +32,7 @@ async def inviter_authority(session: AsyncSession, invitation: Invitation) -> in
     if row is None:
         return None
     held = ALL_MASK if row.role is MembershipRole.OWNER else row.permissions
-    if not held & Permission.MANAGE_USERS.bit:
-        return None
-    return held
+    return held if INVITATION.change.met_by(from_mask(held)) else None
 
 
 async def revoke_invitations_by(

@@ -20,17 +20,17 @@ from models.invitations import Invitation, InvitationState
 from models.permissions import Permission, from_mask, to_mask
 from models.users import User
 from resolvers.audit import record
-from resolvers.context import Context, Principal
+from resolvers.context import Access, Context, Principal
 from resolvers.email_verification import email_verified, mark_verified, require_verified_email
 from resolvers.emails import language_for_country
 from resolvers.errors import RateLimited, Rejected, UserErrorCode, not_found, reject
 from resolvers.identity import _begin_session, _revoke_current_session, client_address
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.invitation_authority import inviter_authority
 from resolvers.outbox import enqueue
 from resolvers.pagination import Page, paginate
 from resolvers.passwords import password_weakness
-from resolvers.permissions import authorize, require_principal, require_unrestricted
+from resolvers.permissions import require_principal
 from resolvers.ratelimits import Limits, allowed
 from resolvers.scope_changes import (
     ChosenScope,
@@ -105,14 +105,14 @@ def _send(
 
 async def invite_user(
     context: Context,
+    principal: Principal,
+    access: Access,
     *,
-    account_id: uuid.UUID | None,
     email: str,
     permissions: list[Permission],
     scope: ScopeRequest | None = None,
 ) -> Invitation:
-    principal = require_principal(context)
-    access = await authorize(context, account_id, Permission.MANAGE_USERS)
+    """Invites `email` into the account of `access` (the viewer's, holding INVITATION's `change`)."""
     check = Checker()
     email = check.email(("input", "email"), email)
     if check.problems:
@@ -200,12 +200,8 @@ async def _invite(
     return invitation
 
 
-async def revoke_invitation(context: Context, *, invitation_id: str) -> Invitation:
-    pk = decode_id(invitation_id, "Invitation")
-    invitation = await context.loaders.invitation.load(pk) if pk else None
-    if invitation is None or await context.access(invitation.account_id) is None:
-        raise not_found("input", "invitationId")
-    await authorize(context, invitation.account_id, Permission.MANAGE_USERS)
+async def revoke_invitation(context: Context, invitation: Invitation) -> Invitation:
+    """Revokes `invitation` (the viewer holds INVITATION's `change` in its account)."""
     async with context.db.begin() as session:
         revoked = await session.execute(
             update(Invitation)
@@ -303,12 +299,18 @@ async def _accept(
     return membership
 
 
-async def accept_invitation(context: Context, *, token: str | None, invitation_id: str | None) -> Membership:
-    # Joining another account is beyond any restricted token (DESIGN rule 14).
-    principal = require_unrestricted(context)
-    if (token is None) == (invitation_id is None):
+async def accept_invitation(
+    context: Context,
+    principal: Principal,
+    *,
+    token: str | None,
+    by_id: bool,
+    invitation_id: uuid.UUID | None,
+) -> Membership:
+    """Accepts by the emailed `token`, or `by_id` (`invitation_id`: None for an ID of another type)."""
+    if (token is None) == (not by_id):
         raise reject("Give exactly one of token and invitationId.", UserErrorCode.INVALID, "input")
-    if invitation_id is not None:
+    if by_id:
         # Without the emailed link, only a proven address may claim what was sent to it (rule 13).
         await require_verified_email(context)
     try:
@@ -325,8 +327,7 @@ async def accept_invitation(context: Context, *, token: str | None, invitation_i
                         "token",
                     )
             else:
-                pk = decode_id(invitation_id or "", "Invitation")
-                invitation = await session.get(Invitation, pk) if pk else None
+                invitation = await session.get(Invitation, invitation_id) if invitation_id else None
                 # Someone else's invitation does not exist for this viewer.
                 if invitation is None or invitation.email != principal.email:
                     raise not_found("input", "invitationId")

@@ -10,20 +10,20 @@ from sqlalchemy import delete, select
 from models.accounts import Membership, MembershipRole
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from resolvers.audit import record
-from resolvers.context import Access, Context
+from resolvers.context import Access, Context, Principal
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.invitation_authority import revoke_invitations_by
 from resolvers.pagination import Page, paginate
-from resolvers.permissions import authorize, require_principal, require_unrestricted
+from resolvers.permissions import grant, require_unrestricted
+from resolvers.policies import INVITATION, MEMBERSHIP
 from resolvers.scope_changes import require_scoped_permissions, write_scope
 from resolvers.scopes import MEMBERSHIP_SCOPE
 
 
-async def _target(context: Context, membership_id: str) -> tuple[Membership, Access]:
+async def _target(context: Context, membership_id: uuid.UUID | None) -> tuple[Membership, Access]:
     """The membership named in the input and the viewer's access to its account, or NOT_FOUND."""
-    pk = decode_id(membership_id, "Membership")
-    membership = await context.loaders.membership.load(pk) if pk else None
+    membership = await context.loaders.membership.load(membership_id) if membership_id else None
     access = await context.access(membership.account_id) if membership else None
     if membership is None or access is None:
         raise not_found("input", "membershipId")
@@ -35,10 +35,9 @@ def _owner_required(message: str) -> Rejected:
 
 
 async def update_member_permissions(
-    context: Context, *, membership_id: str, permissions: list[Permission]
+    context: Context, target: Membership, access: Access, *, permissions: list[Permission]
 ) -> Membership:
-    target, access = await _target(context, membership_id)
-    await authorize(context, target.account_id, Permission.MANAGE_USERS, field="membershipId")
+    """`target`'s new permissions; `access` is the viewer's in its account (MEMBERSHIP's `change`)."""
     if target.role is MembershipRole.OWNER:
         raise _owner_required("The owner holds every permission; their membership cannot be changed.")
     wanted = frozenset(permissions)
@@ -58,9 +57,8 @@ async def update_member_permissions(
         row = await session.get(Membership, target.id, with_for_update=True)
         if row is None:
             raise not_found("input", "membershipId")
-        lost_authority = Permission.MANAGE_USERS not in wanted and bool(
-            row.permissions & Permission.MANAGE_USERS.bit
-        )
+        could_invite = INVITATION.change.met_by(from_mask(row.permissions))
+        lost_authority = could_invite and not INVITATION.change.met_by(wanted)
         if row.scoped:
             # Again under the lock: the scope may have been set since the membership was read.
             require_scoped_permissions(wanted)
@@ -80,10 +78,13 @@ async def update_member_permissions(
     return row
 
 
-async def remove_member(context: Context, *, membership_id: str) -> uuid.UUID:
-    principal = require_principal(context)
-    pk = decode_id(membership_id, "Membership")
-    own = await context.loaders.membership.load(pk) if pk else None
+async def remove_member(
+    context: Context, principal: Principal, *, membership_id: uuid.UUID | None
+) -> uuid.UUID:
+    """Removes a member, or the viewer leaves. Not declared as one requirement: leaving needs no
+    MANAGE_USERS, is refused to a restricted token whatever the account (DESIGN rules 3, 14), and
+    the owner is OWNER_REQUIRED before any permission is looked at."""
+    own = await context.loaders.membership.load(membership_id) if membership_id else None
     if own is not None and own.user_id == principal.user_id:
         # Leaving is an identity-level act, refused to a restricted token whatever the account.
         require_unrestricted(context)
@@ -92,7 +93,7 @@ async def remove_member(context: Context, *, membership_id: str) -> uuid.UUID:
     if target.role is MembershipRole.OWNER:
         raise _owner_required("The owner cannot leave or be removed; transfer the ownership first.")
     if not leaving:
-        await authorize(context, target.account_id, Permission.MANAGE_USERS, field="membershipId")
+        await grant(context, target.account_id, MEMBERSHIP.change, field="membershipId")
     async with context.db.begin() as session:
         removed = await session.execute(
             delete(Membership).where(Membership.id == target.id, Membership.role == MembershipRole.USER)
@@ -112,14 +113,15 @@ async def remove_member(context: Context, *, membership_id: str) -> uuid.UUID:
     return target.id
 
 
-async def transfer_ownership(context: Context, *, membership_id: str) -> uuid.UUID:
-    require_principal(context)
+async def transfer_ownership(context: Context, *, membership_id: uuid.UUID | None) -> uuid.UUID:
+    """Makes the member owner. Not declared as one requirement: only the owner may, and anyone
+    else hears OWNER_REQUIRED before TWO_FACTOR_REQUIRED or FORBIDDEN."""
     target, access = await _target(context, membership_id)
     if access.role is not MembershipRole.OWNER:
         raise _owner_required("Only the account's owner can transfer its ownership.")
     # The owner through an API token narrowed to other permissions is FORBIDDEN; an owner without
     # two-factor sign-in in an account that requires it, TWO_FACTOR_REQUIRED.
-    await authorize(context, target.account_id, Permission.MANAGE_USERS, field="membershipId")
+    await grant(context, target.account_id, MEMBERSHIP.change, field="membershipId")
     if target.id == access.membership_id:
         raise reject("You already own this account.", UserErrorCode.INVALID, "input", "membershipId")
     async with context.db.begin() as session:

@@ -24,6 +24,7 @@ from resolvers.context import Context
 from resolvers.email_verification import email_verified
 from resolvers.errors import Forbidden
 from resolvers.ids import decode_global_id
+from resolvers.policies import AUDIT_EVENT, INVITATION, MEMBERSHIP
 from resolvers.users import visible_user
 
 Found = (
@@ -50,8 +51,8 @@ async def _membership(context: Context, pk: uuid.UUID) -> Membership | None:
     access = await context.access(membership.account_id)
     if access is None:
         return None
-    if membership.id != access.membership_id and not access.allows(Permission.MANAGE_USERS):
-        raise Forbidden([Permission.MANAGE_USERS])
+    if membership.id != access.membership_id and not MEMBERSHIP.view.met_by(access.permissions):
+        raise Forbidden(MEMBERSHIP.view.named)
     return membership
 
 
@@ -76,7 +77,7 @@ async def _invitation(context: Context, pk: uuid.UUID) -> Invitation | None:
     if invitation is None or context.principal is None:
         return None
     access = await context.access(invitation.account_id)
-    if access is not None and access.allows(Permission.MANAGE_USERS):
+    if access is not None and INVITATION.view.met_by(access.permissions):
         return invitation
     # The invitee sees what was sent to them, before and after they join, once the address is
     # proven and not through a restricted token (as Viewer.pendingInvitations, rules 13 and 14).
@@ -87,7 +88,7 @@ async def _invitation(context: Context, pk: uuid.UUID) -> Invitation | None:
     ):
         return invitation
     if access is not None:
-        raise Forbidden([Permission.MANAGE_USERS])
+        raise Forbidden(INVITATION.view.named)
     return None
 
 
@@ -98,8 +99,8 @@ async def _audit_event(context: Context, pk: uuid.UUID) -> AuditEvent | None:
     access = await context.access(event.account_id)
     if access is None:
         return None
-    if not access.allows(Permission.MANAGE_USERS):
-        raise Forbidden([Permission.MANAGE_USERS])
+    if not AUDIT_EVENT.view.met_by(access.permissions):
+        raise Forbidden(AUDIT_EVENT.view.named)
     return event
 
 

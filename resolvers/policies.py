@@ -110,7 +110,12 @@ ACCOUNT = Policy(
     actions={"billingProfile": needs(P.MANAGE_PROFILE, P.VIEW_INVOICES)},
 )
 MEMBERSHIP = Policy(
-    "Membership", view=needs(P.MANAGE_USERS), change=needs(P.MANAGE_USERS), loader="membership"
+    "Membership",
+    view=needs(P.MANAGE_USERS),
+    change=needs(P.MANAGE_USERS),
+    loader="membership",
+    # Only an unscoped member sets a scope (DESIGN rule 16); the resolver checks that part.
+    actions={"scope": needs(P.MANAGE_USERS, when="and a membership that is not scoped itself")},
 )
 INVITATION = Policy(
     "Invitation", view=needs(P.MANAGE_USERS), change=needs(P.MANAGE_USERS), loader="invitation"

@@ -4,9 +4,8 @@ storing them for a membership, invitation or API token, and `updateMemberScope`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import Uuid, delete, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,22 +15,15 @@ from models.catalogue import Product
 from models.hosting import Domain, Service
 from models.permissions import SCOPED_PERMISSIONS, Permission, from_mask
 from resolvers.audit import record
-from resolvers.context import Context
+from resolvers.context import Access, Context
 from resolvers.errors import Problem, Rejected, UserErrorCode, forbidden, not_found, reject
-from resolvers.ids import decode_id, encode_id
-from resolvers.permissions import authorize
+from resolvers.ids import encode_id
+from resolvers.policies import MEMBERSHIP
 from resolvers.scopes import ENDED_DOMAINS, ENDED_SERVICES, MEMBERSHIP_SCOPE, ScopeTables
 
 # More than any one agency maintains for one customer; a bound on the work one request causes.
 MAX_SCOPE_ITEMS = 100
 SCOPE_PATH = ("input", "scope")
-
-
-class ScopeInputLike(Protocol):
-    @property
-    def service_ids(self) -> Sequence[str]: ...
-    @property
-    def domain_ids(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -48,23 +40,6 @@ class ChosenScope:
 
     service_ids: list[uuid.UUID]
     domain_ids: list[uuid.UUID]
-
-
-def decode_scope(scope: ScopeInputLike | None) -> ScopeRequest | None:
-    """Decodes before anything runs: a malformed ID is BAD_USER_INPUT (DESIGN rule 11)."""
-    if scope is None:
-        return None
-    too_many = [
-        Problem(f"At most {MAX_SCOPE_ITEMS} items.", UserErrorCode.INVALID, (*SCOPE_PATH, field))
-        for field, given in (("serviceIds", scope.service_ids), ("domainIds", scope.domain_ids))
-        if len(given) > MAX_SCOPE_ITEMS
-    ]
-    if too_many:
-        raise Rejected(too_many)
-    return ScopeRequest(
-        service_ids=[decode_id(gid, "Service") for gid in scope.service_ids],
-        domain_ids=[decode_id(gid, "Domain") for gid in scope.domain_ids],
-    )
 
 
 def require_scoped_permissions(
@@ -199,19 +174,15 @@ async def scope_names(
 
 
 async def update_member_scope(
-    context: Context, *, membership_pk: uuid.UUID | None, request: ScopeRequest | None
+    context: Context, target: Membership, access: Access, *, request: ScopeRequest | None
 ) -> Membership:
     """Limits a member to chosen services and domains (or, with None, gives them the whole account).
 
-    Only an unscoped member with MANAGE_USERS may: a scoped one must not widen anyone's reach,
-    their own included.
+    `access` is the viewer's in the membership's account, holding MEMBERSHIP's "scope" action. Only
+    an unscoped member may: a scoped one must not widen anyone's reach, their own included.
     """
-    target = await context.loaders.membership.load(membership_pk) if membership_pk else None
-    if target is None or await context.access(target.account_id) is None:
-        raise not_found("input", "membershipId")
-    access = await authorize(context, target.account_id, Permission.MANAGE_USERS, field="membershipId")
     if access.scoped:
-        raise forbidden([Permission.MANAGE_USERS])
+        raise forbidden(MEMBERSHIP.action("scope").named)
     if target.role is MembershipRole.OWNER:
         raise reject(
             "The owner reaches the whole account; their membership cannot be limited.",

@@ -1,6 +1,7 @@
 """Turning two-factor sign-in on and off, and its second sign-in step (DESIGN rules 14 and 17).
 
-Every change needs a cookie session: an API token never changes how its user signs in.
+Every change needs a cookie session (declared on the mutations): an API token never changes how its
+user signs in.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from resolvers.identity import open_session
 from resolvers.ids import encode_id
 from resolvers.outbox import enqueue
 from resolvers.password_resets import format_expiry, language_of_user
-from resolvers.permissions import require_principal
 
 CODE_FAILED = "user.two_factor_failed"
 PASSWORD_FAILED = "user.password_check_failed"
@@ -40,16 +40,6 @@ class _WrongAnswer(Exception):
 class Setup:
     secret: str
     otpauth_uri: str
-
-
-def _cookie_session(context: Context) -> Principal:
-    principal = require_principal(context)
-    if principal.credential != "session":
-        raise reject(
-            "Two-factor sign-in is changed in a signed-in browser session, never with an API token.",
-            UserErrorCode.FORBIDDEN,
-        )
-    return principal
 
 
 async def notify(
@@ -115,9 +105,8 @@ def _already_on() -> Rejected:
     )
 
 
-async def begin_setup(context: Context, *, password: str) -> Setup:
+async def begin_setup(context: Context, principal: Principal, *, password: str) -> Setup:
     """A new secret, kept (encrypted) until confirmTwoFactor proves the app has it."""
-    principal = _cookie_session(context)
     existing = await _credential(context, principal.user_id)
     if existing is not None and existing.enabled_at is not None:
         raise _already_on()
@@ -136,9 +125,8 @@ async def begin_setup(context: Context, *, password: str) -> Setup:
     return Setup(secret, two_factor.otpauth_uri(context.settings, secret=secret, email=principal.email))
 
 
-async def confirm(context: Context, *, code: str) -> list[str]:
+async def confirm(context: Context, principal: Principal, *, code: str) -> list[str]:
     """Turns two-factor sign-in on with a current code (which is then used up); the recovery codes."""
-    principal = _cookie_session(context)
     kind, cleaned = two_factor.code_kind(code)
     if kind != "totp":
         raise reject(
@@ -194,9 +182,8 @@ def _refuse_owner_who_requires_it(owned: list[str]) -> None:
         )
 
 
-async def disable(context: Context, *, password: str, code: str) -> None:
+async def disable(context: Context, principal: Principal, *, password: str, code: str) -> None:
     """Turns two-factor sign-in off with the password and a current or recovery code."""
-    principal = _cookie_session(context)
     kind, cleaned = two_factor.code_kind(code)
     current = await _credential(context, principal.user_id)
     if current is None or current.enabled_at is None:

@@ -20,11 +20,11 @@ from resolvers import invoices as invoices_resolve
 from resolvers import members as members_resolve
 from resolvers import scopes as scopes_resolve
 from resolvers.context import Access, Context
-from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
 from resolvers.invitations import InvitationStatus
 from resolvers.lookahead import accounts_ahead, at_hand
 from resolvers.pagination import Page
+from resolvers.policies import ACCOUNT
 from schema.base import (
     Address,
     AddressInput,
@@ -32,11 +32,10 @@ from schema.base import (
     Node,
     PageInfo,
     UserError,
-    authenticated,
     requires,
-    user_errors,
 )
 from schema.lookahead import selected
+from schema.policy import Granted, Identity, mutation, on_account
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
@@ -480,35 +479,29 @@ class AccountQueries:
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(
+    @mutation(
+        Identity(),
         description=(
             "A further client account owned by the viewer (e.g. an agency's own account, billed to it)."
         ),
-        extensions=authenticated(),
     )
     async def create_client_account(
-        self, info: Info[Context, None], input: CreateClientAccountInput
+        self, info: Info[Context, None], input: CreateClientAccountInput, granted: Granted
     ) -> CreateClientAccountPayload:
-        try:
-            row = await resolve.create_client_account(
-                info.context, name=input.name, billing=input.billing_profile
-            )
-        except Rejected as rejected:
-            return CreateClientAccountPayload(user_errors=user_errors(rejected))
+        assert granted.principal is not None
+        row = await resolve.create_client_account(
+            info.context, granted.principal, name=input.name, billing=input.billing_profile
+        )
         return CreateClientAccountPayload(account=ClientAccount.of(row))
 
-    @strawberry.mutation(extensions=authenticated())
+    @mutation(on_account("account_id", ACCOUNT.change))
     async def update_billing_profile(
-        self, info: Info[Context, None], input: UpdateBillingProfileInput
+        self, info: Info[Context, None], input: UpdateBillingProfileInput, granted: Granted
     ) -> UpdateBillingProfilePayload:
-        try:
-            row = await resolve.update_billing_profile(
-                info.context,
-                account_id=decode_id(input.account_id, "ClientAccount"),
-                billing=input.billing_profile,
-            )
-        except Rejected as rejected:
-            return UpdateBillingProfilePayload(user_errors=user_errors(rejected))
+        assert granted.access is not None
+        row = await resolve.update_billing_profile(
+            info.context, granted.access.account_id, billing=input.billing_profile
+        )
         return UpdateBillingProfilePayload(account=ClientAccount.of(row))
 
 
@@ -540,29 +533,29 @@ class CreateClientAccountOnBehalfPayload:
 
 @strawberry.type
 class AccountOnBehalfMutations:
-    @strawberry.mutation(
+    # Registering someone else's address reaches beyond the viewer's own account (rules 13, 14).
+    @mutation(
+        Identity(verified=True),
         description=(
             "An agency, holding its customer's power of attorney, registers a client account\n"
             "for the customer: the customer becomes owner (and is sent an email to set a\n"
             "password), the viewer becomes a user of it with the permissions asked for."
         ),
-        extensions=authenticated(),
     )
     async def create_client_account_on_behalf(
-        self, info: Info[Context, None], input: CreateClientAccountOnBehalfInput
+        self, info: Info[Context, None], input: CreateClientAccountOnBehalfInput, granted: Granted
     ) -> CreateClientAccountOnBehalfPayload:
-        try:
-            account, membership = await resolve.create_client_account_on_behalf(
-                info.context,
-                owner_email=input.owner.email,
-                owner_name=input.owner.name,
-                name=input.name,
-                billing=input.billing_profile,
-                permissions=input.permissions,
-                power_of_attorney=input.power_of_attorney,
-            )
-        except Rejected as rejected:
-            return CreateClientAccountOnBehalfPayload(user_errors=user_errors(rejected))
+        assert granted.principal is not None
+        account, membership = await resolve.create_client_account_on_behalf(
+            info.context,
+            granted.principal,
+            owner_email=input.owner.email,
+            owner_name=input.owner.name,
+            name=input.name,
+            billing=input.billing_profile,
+            permissions=input.permissions,
+            power_of_attorney=input.power_of_attorney,
+        )
         if await info.context.access(account.id) is None:
             # An API token restricted to other accounts does not reach the new one (DESIGN rule 5).
             return CreateClientAccountOnBehalfPayload()

@@ -15,9 +15,9 @@ from models.affiliates import CommissionStatus
 from resolvers import affiliates as resolve
 from resolvers.billing import cents
 from resolvers.context import Context
-from resolvers.errors import Rejected
-from resolvers.ids import decode_id
-from schema.base import Connection, Money, UserError, authenticated, user_errors
+from resolvers.policies import AFFILIATE
+from schema.base import Connection, Money, UserError
+from schema.policy import Granted, mutation, on_account
 
 
 @strawberry.type(
@@ -102,21 +102,18 @@ class ActivateAffiliatePayload:
 
 @strawberry.type
 class AffiliateMutations:
-    @strawberry.mutation(
+    @mutation(
+        on_account("account_id", AFFILIATE.change),
         description=(
-            "Join the affiliate programme: the account gets a referral code. Needs MANAGE_AFFILIATE. "
-            "Activating again returns the account's affiliate unchanged."
+            "Join the affiliate programme: the account gets a referral code. Activating again returns "
+            "the account's affiliate unchanged."
         ),
-        extensions=authenticated(),
     )
     async def activate_affiliate(
-        self, info: Info[Context, None], input: ActivateAffiliateInput
+        self, info: Info[Context, None], input: ActivateAffiliateInput, granted: Granted
     ) -> ActivateAffiliatePayload:
-        account_id = decode_id(input.account_id, "ClientAccount")
-        try:
-            row = await resolve.activate_affiliate(info.context, account_id=account_id)
-        except Rejected as rejected:
-            return ActivateAffiliatePayload(user_errors=user_errors(rejected))
+        assert granted.access is not None
+        row = await resolve.activate_affiliate(info.context, granted.access.account_id)
         account = await info.context.loaders.account.load(row.account_id)
         assert account is not None
         return ActivateAffiliatePayload(affiliate=Affiliate.of(row, currency_code=account.currency_code))

@@ -7,8 +7,8 @@ from strawberry.types import Info
 
 from resolvers import email_verification as resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
-from schema.base import UserError, authenticated, user_errors
+from schema.base import UserError
+from schema.policy import Granted, Identity, Public, mutation
 from schema.users import User
 
 
@@ -31,29 +31,29 @@ class RequestEmailVerificationPayload:
 
 @strawberry.type
 class EmailVerificationMutations:
-    @strawberry.mutation(
+    @mutation(
+        Identity(),
         description=(
             "Emails the viewer a new link ({PUBLIC_URL}/email/verify?token=…) to verify their address. "
             "Rate-limited."
         ),
-        extensions=authenticated(),
     )
-    async def request_email_verification(self, info: Info[Context, None]) -> RequestEmailVerificationPayload:
-        try:
-            await resolve.request_email_verification(info.context)
-        except Rejected as rejected:
-            return RequestEmailVerificationPayload(user_errors=user_errors(rejected))
+    async def request_email_verification(
+        self, info: Info[Context, None], granted: Granted
+    ) -> RequestEmailVerificationPayload:
+        assert granted.principal is not None
+        await resolve.request_email_verification(info.context, granted.principal)
         return RequestEmailVerificationPayload(ok=True)
 
-    @strawberry.mutation(
+    @mutation(
+        Public(),
         description=(
             "Verifies the address an emailed verification token was sent to (signed in or not); "
             "single use, valid 7 days."
-        )
+        ),
     )
-    async def verify_email(self, info: Info[Context, None], input: VerifyEmailInput) -> VerifyEmailPayload:
-        try:
-            row = await resolve.verify_email(info.context, token=input.token)
-        except Rejected as rejected:
-            return VerifyEmailPayload(user_errors=user_errors(rejected))
+    async def verify_email(
+        self, info: Info[Context, None], input: VerifyEmailInput, granted: Granted
+    ) -> VerifyEmailPayload:
+        row = await resolve.verify_email(info.context, token=input.token)
         return VerifyEmailPayload(user=User.of(row))

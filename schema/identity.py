@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,13 +15,13 @@ from models.permissions import Permission, from_mask, ordered
 from resolvers import accounts as accounts_resolve
 from resolvers import email_verification, reset_requests
 from resolvers import identity as resolve
-from resolvers import scope_changes as scope_resolve
 from resolvers.context import Context, Principal
-from resolvers.errors import Rejected
-from resolvers.ids import encode_id
+from resolvers.ids import decode_id, encode_id
+from resolvers.scope_changes import ScopeRequest
 from schema.accounts import BillingProfileInput, ClientAccount, ClientAccountConnection
-from schema.base import Connection, Node, UserError, authenticated, user_errors
-from schema.scopes import MembershipScope, MembershipScopeInput
+from schema.base import Connection, Node, UserError
+from schema.policy import Granted, Identity, Public, SignedIn, mutation
+from schema.scopes import MembershipScope, MembershipScopeInput, decode_scope
 from schema.users import User
 
 if TYPE_CHECKING:
@@ -280,80 +281,96 @@ class IdentityQueries:
         return Viewer(principal=principal) if principal else None
 
 
+@dataclass(frozen=True)
+class _TokenRequest:
+    account_ids: list[uuid.UUID | None] | None
+    scope: ScopeRequest | None
+
+
+def _token_request(input: CreateApiTokenInput) -> _TokenRequest:
+    account_ids = None
+    if input.account_ids is not None:
+        account_ids = [decode_id(global_id, "ClientAccount") for global_id in input.account_ids]
+    return _TokenRequest(account_ids, decode_scope(input.scope))
+
+
+def _api_token_id(input: RevokeApiTokenInput) -> uuid.UUID | None:
+    return decode_id(input.api_token_id, "ApiToken")
+
+
 @strawberry.type
 class IdentityMutations:
-    @strawberry.mutation(
+    @mutation(
+        Public(),
         description=(
             "Register a new user who owns a new client account, and start a session; emails a link to "
             "verify the address. Fails with EMAIL_ALREADY_REGISTERED for an email any user already has."
-        )
+        ),
     )
-    async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> SignUpPayload:
-        try:
-            user, account = await resolve.sign_up(
-                info.context,
-                email=input.email,
-                name=input.name,
-                password=input.password,
-                account_name=input.account_name,
-                billing=input.billing_profile,
-                referral_code=input.referral_code,
-            )
-        except Rejected as rejected:
-            return SignUpPayload(user_errors=user_errors(rejected))
+    async def sign_up(self, info: Info[Context, None], input: SignUpInput, granted: Granted) -> SignUpPayload:
+        user, account = await resolve.sign_up(
+            info.context,
+            email=input.email,
+            name=input.name,
+            password=input.password,
+            account_name=input.account_name,
+            billing=input.billing_profile,
+            referral_code=input.referral_code,
+        )
         return SignUpPayload(user=User.of(user), account=ClientAccount.of(account))
 
-    @strawberry.mutation(
+    @mutation(
+        Public(),
         description=(
             "Start a cookie session; for a user with two-factor sign-in, return a twoFactorChallenge "
             "for completeSignIn instead."
-        )
+        ),
     )
-    async def sign_in(self, info: Info[Context, None], input: SignInInput) -> SignInPayload:
-        try:
-            signed_in = await resolve.sign_in(info.context, email=input.email, password=input.password)
-        except Rejected as rejected:
-            return SignInPayload(user_errors=user_errors(rejected))
+    async def sign_in(self, info: Info[Context, None], input: SignInInput, granted: Granted) -> SignInPayload:
+        signed_in = await resolve.sign_in(info.context, email=input.email, password=input.password)
         if signed_in.challenge is not None:
             return SignInPayload(two_factor_challenge=signed_in.challenge)
         return SignInPayload(user=User.of(signed_in.user))
 
-    @strawberry.mutation(extensions=authenticated())
-    async def sign_out(self, info: Info[Context, None]) -> SignOutPayload:
-        await resolve.sign_out(info.context)
+    @mutation(SignedIn())
+    async def sign_out(self, info: Info[Context, None], granted: Granted) -> SignOutPayload:
+        assert granted.principal is not None
+        await resolve.sign_out(info.context, granted.principal)
         return SignOutPayload(ok=True)
 
-    @strawberry.mutation(
+    # A restricted token touches no token but itself; an unproven address mints none (rules 13, 14).
+    @mutation(
+        Identity(verified=True),
         description=(
             "A token for partner integrations, sent as 'Authorization: Bearer <token>'. "
             "Its secret is returned once."
         ),
-        extensions=authenticated(),
+        prepare=_token_request,
     )
     async def create_api_token(
-        self, info: Info[Context, None], input: CreateApiTokenInput
+        self, info: Info[Context, None], input: CreateApiTokenInput, granted: Granted
     ) -> CreateApiTokenPayload:
-        try:
-            minted = await resolve.create_api_token(
-                info.context,
-                name=input.name,
-                account_ids=[str(i) for i in input.account_ids] if input.account_ids is not None else None,
-                permissions=input.permissions,
-                expires_at=input.expires_at,
-                scope=scope_resolve.decode_scope(input.scope),
-            )
-        except Rejected as rejected:
-            return CreateApiTokenPayload(user_errors=user_errors(rejected))
+        assert granted.principal is not None
+        request: _TokenRequest = granted.prepared
+        minted = await resolve.create_api_token(
+            info.context,
+            granted.principal,
+            name=input.name,
+            account_ids=request.account_ids,
+            permissions=input.permissions,
+            expires_at=input.expires_at,
+            scope=request.scope,
+        )
         return CreateApiTokenPayload(token=minted.secret, api_token=ApiToken.of(minted.token))
 
-    @strawberry.mutation(extensions=authenticated())
+    # Any signed-in viewer may revoke their own tokens; a restricted token only itself (the
+    # resolver checks that, whatever the target: DESIGN rule 14).
+    @mutation(SignedIn(), prepare=_api_token_id)
     async def revoke_api_token(
-        self, info: Info[Context, None], input: RevokeApiTokenInput
+        self, info: Info[Context, None], input: RevokeApiTokenInput, granted: Granted
     ) -> RevokeApiTokenPayload:
-        try:
-            row = await resolve.revoke_api_token(info.context, api_token_id=input.api_token_id)
-        except Rejected as rejected:
-            return RevokeApiTokenPayload(user_errors=user_errors(rejected))
+        assert granted.principal is not None
+        row = await resolve.revoke_api_token(info.context, granted.principal, token_id=granted.prepared)
         return RevokeApiTokenPayload(api_token=ApiToken.of(row))
 
 
@@ -389,35 +406,31 @@ class ResetPasswordPayload:
 
 @strawberry.type
 class PasswordResetMutations:
-    @strawberry.mutation(
+    @mutation(
+        Public(),
         description=(
             "Answers the same whether or not the email exists; emails a link with a reset token when it does."
-        )
+        ),
     )
     async def request_password_reset(
-        self, info: Info[Context, None], input: RequestPasswordResetInput
+        self, info: Info[Context, None], input: RequestPasswordResetInput, granted: Granted
     ) -> RequestPasswordResetPayload:
-        try:
-            await reset_requests.request_password_reset(info.context, email=input.email)
-        except Rejected as rejected:
-            return RequestPasswordResetPayload(user_errors=user_errors(rejected))
+        await reset_requests.request_password_reset(info.context, email=input.email)
         return RequestPasswordResetPayload(ok=True)
 
-    @strawberry.mutation(
+    @mutation(
+        Public(),
         description=(
             "Sets a new password from an emailed token (also how an owner registered on their behalf "
             "sets their first password). It verifies the email address and ends every session and every "
             "API token of the user; then it starts a session, or, for a user with two-factor sign-in, "
             "returns a twoFactorChallenge instead."
-        )
+        ),
     )
     async def reset_password(
-        self, info: Info[Context, None], input: ResetPasswordInput
+        self, info: Info[Context, None], input: ResetPasswordInput, granted: Granted
     ) -> ResetPasswordPayload:
-        try:
-            signed_in = await resolve.reset_password(info.context, token=input.token, password=input.password)
-        except Rejected as rejected:
-            return ResetPasswordPayload(user_errors=user_errors(rejected))
+        signed_in = await resolve.reset_password(info.context, token=input.token, password=input.password)
         if signed_in.challenge is not None:
             return ResetPasswordPayload(two_factor_challenge=signed_in.challenge)
         return ResetPasswordPayload(user=User.of(signed_in.user))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 from strawberry.types import Info
 
 from models.permissions import Permission
 from resolvers import members as resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
+from resolvers.policies import MEMBERSHIP
 from schema.accounts import ClientAccount, Membership
-from schema.base import UserError, authenticated, user_errors
+from schema.base import UserError
+from schema.policy import Granted, OnObject, SignedIn, mutation
 
 
 @strawberry.input
@@ -53,39 +56,39 @@ class TransferAccountOwnershipPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _membership_id(input: RemoveMemberInput | TransferAccountOwnershipInput) -> uuid.UUID | None:
+    return decode_id(input.membership_id, "Membership")
+
+
 @strawberry.type
 class MemberMutations:
-    @strawberry.mutation(extensions=authenticated())
+    @mutation(OnObject("membership_id", MEMBERSHIP))
     async def update_member_permissions(
-        self, info: Info[Context, None], input: UpdateMemberPermissionsInput
+        self, info: Info[Context, None], input: UpdateMemberPermissionsInput, granted: Granted
     ) -> UpdateMemberPermissionsPayload:
-        decode_id(input.membership_id, "Membership")
-        try:
-            row = await resolve.update_member_permissions(
-                info.context, membership_id=input.membership_id, permissions=input.permissions
-            )
-        except Rejected as rejected:
-            return UpdateMemberPermissionsPayload(user_errors=user_errors(rejected))
+        assert granted.access is not None
+        row = await resolve.update_member_permissions(
+            info.context, granted.target, granted.access, permissions=input.permissions
+        )
         return UpdateMemberPermissionsPayload(membership=Membership.of(row))
 
-    @strawberry.mutation(extensions=authenticated())
-    async def remove_member(self, info: Info[Context, None], input: RemoveMemberInput) -> RemoveMemberPayload:
-        decode_id(input.membership_id, "Membership")
-        try:
-            removed = await resolve.remove_member(info.context, membership_id=input.membership_id)
-        except Rejected as rejected:
-            return RemoveMemberPayload(user_errors=user_errors(rejected))
+    # Leaving (any member, not through a restricted token) and removing (MANAGE_USERS) are one
+    # mutation whose checks depend on the target: the resolver makes them.
+    @mutation(SignedIn(), prepare=_membership_id)
+    async def remove_member(
+        self, info: Info[Context, None], input: RemoveMemberInput, granted: Granted
+    ) -> RemoveMemberPayload:
+        assert granted.principal is not None
+        removed = await resolve.remove_member(info.context, granted.principal, membership_id=granted.prepared)
         return RemoveMemberPayload(removed_membership_id=strawberry.ID(encode_id("Membership", removed)))
 
-    @strawberry.mutation(extensions=authenticated())
+    # Only the owner transfers (DESIGN rule 4), a rule of role, not of permissions: the resolver
+    # checks it before MEMBERSHIP's `change`.
+    @mutation(SignedIn(), prepare=_membership_id)
     async def transfer_account_ownership(
-        self, info: Info[Context, None], input: TransferAccountOwnershipInput
+        self, info: Info[Context, None], input: TransferAccountOwnershipInput, granted: Granted
     ) -> TransferAccountOwnershipPayload:
-        decode_id(input.membership_id, "Membership")
-        try:
-            account_id = await resolve.transfer_ownership(info.context, membership_id=input.membership_id)
-        except Rejected as rejected:
-            return TransferAccountOwnershipPayload(user_errors=user_errors(rejected))
+        account_id = await resolve.transfer_ownership(info.context, membership_id=granted.prepared)
         row = await info.context.loaders.account.load(account_id)
         assert row is not None
         return TransferAccountOwnershipPayload(account=ClientAccount.of(row))

@@ -25,7 +25,7 @@ import strawberry
 
 from resolvers.context import Access, Context, Principal
 from resolvers.email_verification import require_verified_email
-from resolvers.errors import Rejected, not_found
+from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import decode_id
 from resolvers.permissions import FieldPermissions, InAccount, grant, require_principal, require_unrestricted
 from resolvers.policies import Needs, Policy
@@ -61,6 +61,13 @@ class Identity:
 
 
 @dataclass(frozen=True)
+class CookieSession:
+    """A signed-in browser session, never an API token: password and two-factor changes (rule 14)."""
+
+    refusal: str = "This is changed in a signed-in browser session, never with an API token."
+
+
+@dataclass(frozen=True)
 class OnAccount:
     """The input field naming the account, and what the viewer needs there."""
 
@@ -78,7 +85,7 @@ class OnObject:
     needs: Needs | None = None
 
 
-Requirement = Public | SignedIn | Identity | OnAccount | OnObject
+Requirement = Public | SignedIn | Identity | CookieSession | OnAccount | OnObject
 
 
 def required(requirement: Requirement) -> Needs | None:
@@ -122,6 +129,11 @@ async def _check(requirement: Requirement, context: Context, input: Any) -> Gran
         principal = require_unrestricted(context)
         if requirement.verified:
             await require_verified_email(context)
+        return Granted(principal)
+    if isinstance(requirement, CookieSession):
+        principal = require_principal(context)
+        if principal.credential != "session":
+            raise reject(requirement.refusal, UserErrorCode.FORBIDDEN)
         return Granted(principal)
     principal = require_principal(context)
     field = _camel(requirement.field)

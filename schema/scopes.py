@@ -3,24 +3,51 @@ to, and `updateMemberScope`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import uuid
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.permission import PermissionExtension
 from strawberry.types import Info
 
-from models.permissions import Permission
 from resolvers import scope_changes as resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
+from resolvers.errors import Problem, Rejected, UserErrorCode
 from resolvers.ids import decode_id
-from resolvers.permissions import require_in_account
+from resolvers.permissions import InAccount
+from resolvers.policies import DOMAIN, MEMBERSHIP, SERVICE, Needs
+from resolvers.scope_changes import MAX_SCOPE_ITEMS, SCOPE_PATH, ScopeRequest
 from resolvers.scopes import ScopeItems
-from schema.base import UserError, authenticated, user_errors
+from schema.base import UserError
+from schema.policy import Granted, OnObject, mutation
 
 if TYPE_CHECKING:
     from schema.accounts import Membership
     from schema.domains import Domain
     from schema.services import Service
+
+
+class _InEachAccount(InAccount):
+    """`InAccount` for a list whose objects may belong to several accounts (a token's scope):
+    `needs` must be met in each of them."""
+
+    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        for account_id in getattr(source, self.account_of):
+            access = await info.context.access(account_id)
+            if access is None or not self.needs.met_by(access.permissions):
+                return False
+        return True
+
+
+def _in_their_accounts(needs: Needs, accounts_of: str, kind: str) -> dict[str, Any]:
+    """`strawberry.field` arguments: gated by `needs` in every account of `accounts_of`."""
+    stated = replace(needs, when=f"in their account, as {kind} reached any other way")
+    check = _InEachAccount(stated, account_of=accounts_of)
+    return {
+        "description": stated.text,
+        "extensions": [PermissionExtension(permissions=[check], use_directives=False)],
+    }
 
 
 @strawberry.type(
@@ -35,27 +62,27 @@ if TYPE_CHECKING:
 class MembershipScope:
     items: strawberry.Private[ScopeItems]
 
-    @strawberry.field(description="Needs VIEW_SERVICES in their account, as a service reached any other way.")
-    async def services(
-        self, info: Info[Context, None]
-    ) -> list[Annotated[Service, strawberry.lazy("schema.services")]]:
+    # Whoever sees the scope (a manager, the invitee, the token's user) sees its services and
+    # domains only as far as they may see those at all, in each account they belong to (rule 8).
+    @strawberry.field(**_in_their_accounts(SERVICE.view, "service_accounts", "a service"))
+    def services(self) -> list[Annotated[Service, strawberry.lazy("schema.services")]]:
         from schema.services import Service
 
-        # Whoever sees the scope (a manager, the invitee, the token's user) sees its services only
-        # as far as they may see services at all (DESIGN rule 8).
-        for account_id in {row.account_id for row in self.items.services}:
-            await require_in_account(info.context, account_id, Permission.VIEW_SERVICES)
         return [Service.of(row) for row in self.items.services]
 
-    @strawberry.field(description="Needs VIEW_DOMAINS in their account, as a domain reached any other way.")
-    async def domains(
-        self, info: Info[Context, None]
-    ) -> list[Annotated[Domain, strawberry.lazy("schema.domains")]]:
+    @strawberry.field(**_in_their_accounts(DOMAIN.view, "domain_accounts", "a domain"))
+    def domains(self) -> list[Annotated[Domain, strawberry.lazy("schema.domains")]]:
         from schema.domains import Domain
 
-        for account_id in {row.account_id for row in self.items.domains}:
-            await require_in_account(info.context, account_id, Permission.VIEW_DOMAINS)
         return [Domain.of(row) for row in self.items.domains]
+
+    @property
+    def service_accounts(self) -> set[uuid.UUID]:
+        return {row.account_id for row in self.items.services}
+
+    @property
+    def domain_accounts(self) -> set[uuid.UUID]:
+        return {row.account_id for row in self.items.domains}
 
 
 def scope_of(items: ScopeItems | None) -> MembershipScope | None:
@@ -82,26 +109,45 @@ class UpdateMemberScopePayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def decode_scope(scope: MembershipScopeInput | None) -> ScopeRequest | None:
+    """Decodes before anything runs: a malformed ID is BAD_USER_INPUT (DESIGN rule 11)."""
+    if scope is None:
+        return None
+    too_many = [
+        Problem(f"At most {MAX_SCOPE_ITEMS} items.", UserErrorCode.INVALID, (*SCOPE_PATH, field))
+        for field, given in (("serviceIds", scope.service_ids), ("domainIds", scope.domain_ids))
+        if len(given) > MAX_SCOPE_ITEMS
+    ]
+    if too_many:
+        raise Rejected(too_many)
+    return ScopeRequest(
+        service_ids=[decode_id(gid, "Service") for gid in scope.service_ids],
+        domain_ids=[decode_id(gid, "Domain") for gid in scope.domain_ids],
+    )
+
+
+def _scope_of_member(input: UpdateMemberScopeInput) -> ScopeRequest | None:
+    decode_id(input.membership_id, "Membership")  # the membership's ID first, as it comes first
+    return decode_scope(input.scope)
+
+
 @strawberry.type
 class ScopeMutations:
-    @strawberry.mutation(
+    @mutation(
+        OnObject("membership_id", MEMBERSHIP, needs=MEMBERSHIP.action("scope")),
         description=(
             "Limit a member to chosen services and domains, or (scope null) give them the whole "
-            "account again. Needs MANAGE_USERS and a membership that is not scoped itself."
+            "account again."
         ),
-        extensions=authenticated(),
+        prepare=_scope_of_member,
     )
     async def update_member_scope(
-        self, info: Info[Context, None], input: UpdateMemberScopeInput
+        self, info: Info[Context, None], input: UpdateMemberScopeInput, granted: Granted
     ) -> UpdateMemberScopePayload:
         from schema.accounts import Membership
 
-        membership_pk = decode_id(input.membership_id, "Membership")
-        try:
-            request = resolve.decode_scope(input.scope)
-            row = await resolve.update_member_scope(
-                info.context, membership_pk=membership_pk, request=request
-            )
-        except Rejected as rejected:
-            return UpdateMemberScopePayload(user_errors=user_errors(rejected))
+        assert granted.access is not None
+        row = await resolve.update_member_scope(
+            info.context, granted.target, granted.access, request=granted.prepared
+        )
         return UpdateMemberScopePayload(membership=Membership.of(row))

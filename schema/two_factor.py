@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 from strawberry.types import Info
 
 from resolvers import account_security
 from resolvers import two_factor_setup as resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
 from resolvers.ids import decode_id
 from schema.accounts import ClientAccount
-from schema.base import UserError, authenticated, user_errors
+from schema.base import UserError
 from schema.identity import SignInPayload
+from schema.policy import CookieSession, Granted, Public, SignedIn, mutation
 from schema.users import User
 
 
@@ -73,84 +75,90 @@ class UpdateAccountSecurityPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+# Password and two-factor changes need a cookie session, never a token (DESIGN rule 14).
+_SESSION = CookieSession(
+    "Two-factor sign-in is changed in a signed-in browser session, never with an API token."
+)
+
+
+def _account_id(input: UpdateAccountSecurityInput) -> uuid.UUID | None:
+    return decode_id(input.account_id, "ClientAccount")
+
+
 @strawberry.type
 class TwoFactorMutations:
-    @strawberry.mutation(
+    @mutation(
+        Public(),
         description=(
             "The second step of signIn (or resetPassword) for a user with two-factor sign-in: a current "
             "TOTP code or an unused recovery code. Starts the session."
-        )
+        ),
     )
-    async def complete_sign_in(self, info: Info[Context, None], input: CompleteSignInInput) -> SignInPayload:
-        try:
-            user = await resolve.complete_sign_in(
-                info.context, challenge=input.two_factor_challenge, code=input.code
-            )
-        except Rejected as rejected:
-            return SignInPayload(user_errors=user_errors(rejected))
+    async def complete_sign_in(
+        self, info: Info[Context, None], input: CompleteSignInInput, granted: Granted
+    ) -> SignInPayload:
+        user = await resolve.complete_sign_in(
+            info.context, challenge=input.two_factor_challenge, code=input.code
+        )
         return SignInPayload(user=User.of(user))
 
-    @strawberry.mutation(
+    @mutation(
+        _SESSION,
         description=(
             "Starts turning on two-factor sign-in (cookie session only): a new TOTP secret (RFC 6238, "
             "30 s, 6 digits). Nothing changes until confirmTwoFactor."
         ),
-        extensions=authenticated(),
     )
     async def begin_two_factor_setup(
-        self, info: Info[Context, None], input: BeginTwoFactorSetupInput
+        self, info: Info[Context, None], input: BeginTwoFactorSetupInput, granted: Granted
     ) -> BeginTwoFactorSetupPayload:
-        try:
-            setup = await resolve.begin_setup(info.context, password=input.password)
-        except Rejected as rejected:
-            return BeginTwoFactorSetupPayload(user_errors=user_errors(rejected))
+        assert granted.principal is not None
+        setup = await resolve.begin_setup(info.context, granted.principal, password=input.password)
         return BeginTwoFactorSetupPayload(secret=setup.secret, otpauth_uri=setup.otpauth_uri)
 
-    @strawberry.mutation(
+    @mutation(
+        _SESSION,
         description=(
             "Turns two-factor sign-in on with a current code; returns ten single-use recovery codes, "
             "shown once."
         ),
-        extensions=authenticated(),
     )
     async def confirm_two_factor(
-        self, info: Info[Context, None], input: ConfirmTwoFactorInput
+        self, info: Info[Context, None], input: ConfirmTwoFactorInput, granted: Granted
     ) -> ConfirmTwoFactorPayload:
-        try:
-            codes = await resolve.confirm(info.context, code=input.code)
-        except Rejected as rejected:
-            return ConfirmTwoFactorPayload(user_errors=user_errors(rejected))
+        assert granted.principal is not None
+        codes = await resolve.confirm(info.context, granted.principal, code=input.code)
         return ConfirmTwoFactorPayload(recovery_codes=codes)
 
-    @strawberry.mutation(
+    @mutation(
+        _SESSION,
         description=(
             "Turns two-factor sign-in off (cookie session only); needs the password and a current code "
             "or a recovery code."
         ),
-        extensions=authenticated(),
     )
     async def disable_two_factor(
-        self, info: Info[Context, None], input: DisableTwoFactorInput
+        self, info: Info[Context, None], input: DisableTwoFactorInput, granted: Granted
     ) -> DisableTwoFactorPayload:
-        try:
-            await resolve.disable(info.context, password=input.password, code=input.code)
-        except Rejected as rejected:
-            return DisableTwoFactorPayload(user_errors=user_errors(rejected))
+        assert granted.principal is not None
+        await resolve.disable(info.context, granted.principal, password=input.password, code=input.code)
         return DisableTwoFactorPayload(ok=True)
 
-    @strawberry.mutation(
+    # Owner only, in a cookie session: a rule no account permission states, so the resolver checks
+    # it, after NOT_FOUND and before TWO_FACTOR_REQUIRED (the order clients see).
+    @mutation(
+        SignedIn(),
         description="Owner only: whether members must use two-factor sign-in to act in the account.",
-        extensions=authenticated(),
+        prepare=_account_id,
     )
     async def update_account_security(
-        self, info: Info[Context, None], input: UpdateAccountSecurityInput
+        self, info: Info[Context, None], input: UpdateAccountSecurityInput, granted: Granted
     ) -> UpdateAccountSecurityPayload:
-        try:
-            row = await account_security.update_account_security(
-                info.context,
-                account_id=decode_id(input.account_id, "ClientAccount"),
-                require_two_factor=input.require_two_factor,
-            )
-        except Rejected as rejected:
-            return UpdateAccountSecurityPayload(user_errors=user_errors(rejected))
+        assert granted.principal is not None
+        row = await account_security.update_account_security(
+            info.context,
+            granted.principal,
+            account_id=granted.prepared,
+            require_two_factor=input.require_two_factor,
+        )
         return UpdateAccountSecurityPayload(account=ClientAccount.of(row))
