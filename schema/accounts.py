@@ -24,6 +24,19 @@ from resolvers.errors import Rejected
 from resolvers.ids import decode_id, encode_id
 from resolvers.invitations import InvitationStatus
 from resolvers.pagination import Page
+from resolvers.policies import (
+    ACCOUNT,
+    AFFILIATE,
+    AUDIT_EVENT,
+    CONTACT,
+    DOMAIN,
+    INVITATION,
+    INVOICE,
+    MEMBERSHIP,
+    ORDER,
+    SERVICE,
+    TICKET,
+)
 from schema.base import (
     Address,
     AddressInput,
@@ -31,11 +44,12 @@ from schema.base import (
     Node,
     PageInfo,
     UserError,
+    account_keys,
     authenticated,
-    requires,
     user_errors,
 )
 from schema.lookahead import below, ready_or, selected
+from schema.policy import gated
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
@@ -164,13 +178,12 @@ class ClientAccount(Node):
         return ordered((await _access(info, self.account_pk)).permissions)
 
     @strawberry.field(
-        description="Billing details: who invoices are addressed to. Needs MANAGE_PROFILE or VIEW_INVOICES.",
-        extensions=requires(Permission.MANAGE_PROFILE, Permission.VIEW_INVOICES),
+        **gated(ACCOUNT.action("billingProfile"), "Billing details: who invoices are addressed to.")
     )
     def billing_profile(self) -> BillingProfile | None:
         return BillingProfile.of(self.row)
 
-    @strawberry.field(description="Needs MANAGE_USERS.", extensions=requires(Permission.MANAGE_USERS))
+    @strawberry.field(**gated(MEMBERSHIP.view))
     async def members(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Membership] | None:
@@ -179,7 +192,7 @@ class ClientAccount(Node):
         )
         return Connection.of(page, Membership.of)
 
-    @strawberry.field(description="Needs MANAGE_USERS.", extensions=requires(Permission.MANAGE_USERS))
+    @strawberry.field(**gated(INVITATION.view))
     async def invitations(
         self,
         info: Info[Context, None],
@@ -194,10 +207,7 @@ class ClientAccount(Node):
         )
         return Connection.of(page, Invitation.of)
 
-    @strawberry.field(
-        description="Who did what in this account, newest first. Needs MANAGE_USERS.",
-        extensions=requires(Permission.MANAGE_USERS),
-    )
+    @strawberry.field(**gated(AUDIT_EVENT.view, "Who did what in this account, newest first."))
     async def audit_log(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[AuditEvent, strawberry.lazy("schema.audit")]] | None:
@@ -208,7 +218,7 @@ class ClientAccount(Node):
         )
         return Connection.of(page, AuditEvent.of)
 
-    @strawberry.field(description="Needs VIEW_SERVICES.", extensions=requires(Permission.VIEW_SERVICES))
+    @strawberry.field(**gated(SERVICE.view))
     async def services(
         self,
         info: Info[Context, None],
@@ -222,7 +232,7 @@ class ClientAccount(Node):
             info, account_id=self.account_pk, first=first, after=after, filter=filter
         )
 
-    @strawberry.field(description="Needs VIEW_DOMAINS.", extensions=requires(Permission.VIEW_DOMAINS))
+    @strawberry.field(**gated(DOMAIN.view))
     async def domains(
         self,
         info: Info[Context, None],
@@ -238,10 +248,7 @@ class ClientAccount(Node):
         )
         return await domain_connection(info, page)
 
-    @strawberry.field(
-        description="Needs PLACE_ORDERS or VIEW_INVOICES.",
-        extensions=requires(Permission.PLACE_ORDERS, Permission.VIEW_INVOICES),
-    )
+    @strawberry.field(**gated(ORDER.view))
     async def orders(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Order, strawberry.lazy("schema.orders")]] | None:
@@ -252,7 +259,7 @@ class ClientAccount(Node):
         )
         return Connection.of(page, Order.of)
 
-    @strawberry.field(description="Needs VIEW_INVOICES.", extensions=requires(Permission.VIEW_INVOICES))
+    @strawberry.field(**gated(INVOICE.view))
     async def invoices(
         self,
         info: Info[Context, None],
@@ -267,15 +274,12 @@ class ClientAccount(Node):
             account_id=self.account_pk,
             first=first,
             after=after,
-            account_ids=[str(i) for i in filter.account_ids] if filter and filter.account_ids else None,
+            account_ids=account_keys(filter.account_ids) if filter and filter.account_ids else None,
             statuses=filter.status if filter else None,
         )
         return Connection.of(page, Invoice.of)
 
-    @strawberry.field(
-        description="Needs MANAGE_CONTACTS or MANAGE_DOMAINS or PLACE_ORDERS.",
-        extensions=requires(Permission.MANAGE_CONTACTS, Permission.MANAGE_DOMAINS, Permission.PLACE_ORDERS),
-    )
+    @strawberry.field(**gated(CONTACT.view))
     async def contacts(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Contact, strawberry.lazy("schema.contacts")]] | None:
@@ -287,11 +291,7 @@ class ClientAccount(Node):
         return Connection.of(page, Contact.of)
 
     @strawberry.field(
-        description=(
-            "The account holder as a contact, kept in step with the billing profile. "
-            "Same permissions as contacts."
-        ),
-        extensions=requires(Permission.MANAGE_CONTACTS, Permission.MANAGE_DOMAINS, Permission.PLACE_ORDERS),
+        **gated(CONTACT.view, "The account holder as a contact, kept in step with the billing profile.")
     )
     async def primary_contact(
         self, info: Info[Context, None]
@@ -301,7 +301,7 @@ class ClientAccount(Node):
         row = await info.context.loaders.primary_contact.load(self.account_pk)
         return Contact.of(row) if row else None
 
-    @strawberry.field(description="Needs SUPPORT_TICKETS.", extensions=requires(Permission.SUPPORT_TICKETS))
+    @strawberry.field(**gated(TICKET.view))
     async def tickets(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Ticket, strawberry.lazy("schema.tickets")]] | None:
@@ -311,10 +311,7 @@ class ClientAccount(Node):
         page = await account_tickets(info.context, account_id=self.account_pk, first=first, after=after)
         return Connection.of(page, Ticket.of)
 
-    @strawberry.field(
-        description="Needs MANAGE_AFFILIATE. Null also when the programme was never activated.",
-        extensions=requires(Permission.MANAGE_AFFILIATE),
-    )
+    @strawberry.field(**gated(AFFILIATE.view, "Null also when the programme was never activated."))
     async def affiliate(
         self, info: Info[Context, None]
     ) -> Annotated[Affiliate, strawberry.lazy("schema.affiliates")] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Generic, TypeVar
@@ -14,6 +15,7 @@ from strawberry.types import Info
 from models.permissions import Permission
 from resolvers.context import Context
 from resolvers.errors import Rejected, Unauthenticated, UserErrorCode
+from resolvers.ids import decode_id
 from resolvers.pagination import Page
 from resolvers.permissions import InAccount
 
@@ -127,6 +129,15 @@ def authenticated() -> list[FieldExtension]:
 def requires(*any_of: Permission) -> list[FieldExtension]:
     """Field extension list: the viewer holds one of `any_of` in the object's account (rule 7)."""
     return [PermissionExtension(permissions=[InAccount(*any_of)], use_directives=False)]
+
+
+def account_keys(account_ids: list[strawberry.ID] | None) -> list[uuid.UUID] | None:
+    """The accounts a filter names (None: any). An undecodable ID is BAD_USER_INPUT (rule 11);
+    an ID of another type matches nothing."""
+    if account_ids is None:
+        return None
+    keys = [decode_id(str(global_id), "ClientAccount") for global_id in account_ids]
+    return [key for key in keys if key is not None]
 
 
 CENT = Decimal("0.01")

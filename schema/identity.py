@@ -155,6 +155,7 @@ class Viewer:
         filter: Annotated[InvoiceFilter, strawberry.lazy("schema.orders")] | None = None,
     ) -> Connection[Annotated[Invoice, strawberry.lazy("schema.orders")]]:
         from resolvers.invoices import invoices
+        from schema.base import account_keys
         from schema.orders import Invoice
 
         page = await invoices(
@@ -162,7 +163,7 @@ class Viewer:
             account_id=None,
             first=first,
             after=after,
-            account_ids=[str(i) for i in filter.account_ids] if filter and filter.account_ids else None,
+            account_ids=account_keys(filter.account_ids) if filter and filter.account_ids else None,
             statuses=filter.status if filter else None,
         )
         return Connection.of(page, Invoice.of)

@@ -33,11 +33,16 @@ from resolvers.policies import Needs, Policy
 from schema.base import authenticated, user_errors
 
 
-def gated(needs: Needs, description: str | None = None) -> dict[str, Any]:
-    """`strawberry.field` arguments of a field gated by `needs` in the object's account (rule 7)."""
+def gated(needs: Needs, description: str | None = None, *, account_of: str = "account_pk") -> dict[str, Any]:
+    """`strawberry.field` arguments of a field gated by `needs` in the object's account (rule 7).
+
+    `account_of`: the attribute naming that account; None there means nothing to show, and the
+    field resolves without a check (to null).
+    """
+    permission = InAccount(needs, account_of=account_of)
     return {
         "description": needs.describe(description),
-        "extensions": [PermissionExtension(permissions=[InAccount(needs)], use_directives=False)],
+        "extensions": [PermissionExtension(permissions=[permission], use_directives=False)],
     }
 
 
