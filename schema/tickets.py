@@ -12,7 +12,7 @@ from strawberry.types import Info
 from models import support as models
 from models.support import TicketStatus
 from resolvers import tickets as resolve
-from resolvers.context import Access, Context
+from resolvers.context import Context
 from resolvers.ids import decode_id, encode_id
 from resolvers.policies import SERVICE, TICKET
 from schema.base import Node, UserError
@@ -156,7 +156,7 @@ class TicketMutations:
     async def open_ticket(
         self, info: Info[Context, None], input: OpenTicketInput, granted: Granted
     ) -> OpenTicketPayload:
-        assert isinstance(granted.access, Access)
+        assert granted.access is not None
         row = await resolve.open_ticket(
             info.context,
             granted.access,
