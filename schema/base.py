@@ -12,12 +12,10 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
-from models.permissions import Permission
 from resolvers.context import Context
 from resolvers.errors import Rejected, Unauthenticated, UserErrorCode
 from resolvers.ids import decode_id
 from resolvers.pagination import Page
-from resolvers.permissions import InAccount
 
 
 @strawberry.interface(
@@ -124,11 +122,6 @@ class _Authenticated(BasePermission):
 def authenticated() -> list[FieldExtension]:
     """Field extension list: anonymous callers get a top-level UNAUTHENTICATED error (rule 9)."""
     return [PermissionExtension(permissions=[_Authenticated()], use_directives=False)]
-
-
-def requires(*any_of: Permission) -> list[FieldExtension]:
-    """Field extension list: the viewer holds one of `any_of` in the object's account (rule 7)."""
-    return [PermissionExtension(permissions=[InAccount(*any_of)], use_directives=False)]
 
 
 def account_keys(account_ids: list[strawberry.ID] | None) -> list[uuid.UUID] | None:
