@@ -105,8 +105,10 @@ async def _audit_event(context: Context, pk: uuid.UUID) -> AuditEvent | None:
 
 
 def _gated(load: Callable[[Context], Any], policy: Policy) -> Callable[[Context, uuid.UUID], Awaitable[Any]]:
-    """A fetcher for an entity of an account, visible to members meeting the policy's `view`."""
-    needs = policy.view
+    """A fetcher for an entity of an account, visible to members meeting the policy's `view` (any one
+    of its permissions: no view needs several at once)."""
+    assert not policy.view.all_of, policy.kind
+    any_of = policy.view.any_of
 
     async def fetch(context: Context, pk: uuid.UUID) -> Any:
         row = await load(context).load(pk)
@@ -115,8 +117,8 @@ def _gated(load: Callable[[Context], Any], policy: Policy) -> Callable[[Context,
         access = await context.access(row.account_id)
         if access is None:
             return None
-        if not needs.met_by(access.permissions):
-            raise Forbidden(needs.named)
+        if not access.allows(*any_of):
+            raise Forbidden(any_of)
         return row
 
     return fetch
