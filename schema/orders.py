@@ -280,14 +280,13 @@ class PlaceOrderPayload:
 
 def _item_keys(input: PlaceOrderInput) -> resolve.ItemKeys:
     """Every ID the items name, decoded before anything runs (DESIGN rule 11)."""
+    products = [decode_id(str(item.product_id), "Product") for item in input.items]
     contacts: dict[tuple[int, str], uuid.UUID | None] = {}
     for index, item in enumerate(input.items):
         if item.domain is not None:
             for field, given in contact_ids(item.domain.contacts).items():
                 contacts[(index, field.removesuffix("ContactId"))] = given
-    return resolve.ItemKeys(
-        products=[decode_id(str(item.product_id), "Product") for item in input.items], contacts=contacts
-    )
+    return resolve.ItemKeys(products=products, contacts=contacts)
 
 
 @strawberry.type
