@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from clientarea.logs import configure_logging, logging_config
 from clientarea.settings import Settings, get_settings
+from resolvers.ids import encode_id
 
 if TYPE_CHECKING:
     from models.database import Database
@@ -219,6 +221,24 @@ def _orders(args: argparse.Namespace) -> int:
     return _run_staff_command(work)
 
 
+def _global_id(type_name: str) -> Callable[[str], uuid.UUID]:
+    """An argument type: the key of a global ID of `type_name`, as the API shows it."""
+
+    def key(given: str) -> uuid.UUID:
+        from resolvers.errors import BadUserInput
+        from schema.ids import decode_id
+
+        try:
+            decoded = decode_id(given.strip(), type_name)
+        except BadUserInput:
+            decoded = None
+        if decoded is None:
+            raise argparse.ArgumentTypeError(f"{given.strip()[:100]!r} is not a {type_name} ID.")
+        return decoded
+
+    return key
+
+
 def _services(args: argparse.Namespace) -> int:
     from resolvers import operations
 
@@ -230,7 +250,7 @@ def _services(args: argparse.Namespace) -> int:
 
     async def work(db: Database, settings: Settings) -> str:
         service = await change(db, settings, service_id=args.service_id)
-        return f"service {args.service_id} is {service.status.value}"
+        return f"service {encode_id('Service', service.id)} is {service.status.value}"
 
     return _run_staff_command(work)
 
@@ -240,7 +260,7 @@ def _accounts_close(args: argparse.Namespace) -> int:
 
     async def work(db: Database, settings: Settings) -> str:
         account = await close_account(db, settings, account_id=args.account_id)
-        return f"account {args.account_id} ({account.name}) is {account.status.value}"
+        return f"account {encode_id('ClientAccount', account.id)} ({account.name}) is {account.status.value}"
 
     return _run_staff_command(work)
 
@@ -326,13 +346,17 @@ def build_parser() -> argparse.ArgumentParser:
         ("terminate", "an ACTIVE or SUSPENDED service ends for good (TERMINATED)"),
     ):
         command = services_commands.add_parser(name, help=help_text)
-        command.add_argument("service_id", help="the service's global ID, as the API shows it")
+        command.add_argument(
+            "service_id", type=_global_id("Service"), help="the service's global ID, as the API shows it"
+        )
         command.set_defaults(run=_services)
 
     accounts = commands.add_parser("accounts", help="client accounts")
     accounts_commands = accounts.add_subparsers(dest="accounts_command", required=True)
     close = accounts_commands.add_parser("close", help="an ACTIVE account becomes CLOSED and cannot order")
-    close.add_argument("account_id", help="the account's global ID, as the API shows it")
+    close.add_argument(
+        "account_id", type=_global_id("ClientAccount"), help="the account's global ID, as the API shows it"
+    )
     close.set_defaults(run=_accounts_close)
 
     documents = commands.add_parser("documents", help="persisted GraphQL documents")

@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contacts import Contact
 from models.hosting import Domain, DomainStatus
-from models.permissions import Permission
 from resolvers.audit import record
 from resolvers.context import Context
 from resolvers.domain_names import normalise_hostname, search_form
 from resolvers.errors import Problem, Rejected, UserErrorCode, not_found, reject
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import memberships_of, require_principal
+from resolvers.policies import DOMAIN
 from resolvers.scopes import within_scope
 from resolvers.validation import Checker
 
@@ -30,7 +30,7 @@ MAX_NAMESERVERS = 13
 
 class DomainFilterLike(Protocol):
     @property
-    def account_ids(self) -> Sequence[str] | None: ...
+    def account_keys(self) -> Sequence[uuid.UUID] | None: ...
     @property
     def status(self) -> Sequence[DomainStatus] | None: ...
     @property
@@ -39,24 +39,12 @@ class DomainFilterLike(Protocol):
     def search(self) -> str | None: ...
 
 
-class DomainContactsLike(Protocol):
-    @property
-    def registrant_contact_id(self) -> str | None: ...
-    @property
-    def admin_contact_id(self) -> str | None: ...
-    @property
-    def tech_contact_id(self) -> str | None: ...
-    @property
-    def billing_contact_id(self) -> str | None: ...
-
-
 def _filtered(statement: Select[Any], filter: DomainFilterLike | None) -> Select[Any]:
     if filter is None:
         return statement
-    if filter.account_ids is not None:
-        # Decoding first: a malformed ID is BAD_USER_INPUT; another type's ID matches nothing.
-        account_ids = [decode_id(gid, "ClientAccount") for gid in filter.account_ids]
-        statement = statement.where(Domain.account_id.in_([pk for pk in account_ids if pk is not None]))
+    account_keys = filter.account_keys
+    if account_keys is not None:
+        statement = statement.where(Domain.account_id.in_(account_keys))
     if filter.status is not None:
         statement = statement.where(Domain.status.in_(filter.status))
     if filter.expires_before is not None:
@@ -83,7 +71,7 @@ async def list_domains(
     added or renewed (ordering by `expires_at` would move a domain across pages at each renewal).
     """
     principal = require_principal(context)
-    memberships = memberships_of(principal, Permission.VIEW_DOMAINS).subquery()
+    memberships = memberships_of(principal, DOMAIN.view).subquery()
     statement: Select[Any] = (
         select(Domain)
         .join(memberships, memberships.c.account_id == Domain.account_id)
@@ -136,27 +124,6 @@ class DomainContactIds:
     billing: uuid.UUID
 
 
-_CONTACT_FIELDS = (
-    ("registrantContactId", "registrant_contact_id"),
-    ("adminContactId", "admin_contact_id"),
-    ("techContactId", "tech_contact_id"),
-    ("billingContactId", "billing_contact_id"),
-)
-
-
-def decode_contact_ids(contacts: DomainContactsLike) -> dict[str, uuid.UUID | None]:
-    """The given contact IDs by input field; None for a well-formed ID of another type.
-
-    Raises BAD_USER_INPUT for a malformed one, so call it before anything runs (DESIGN rule 11).
-    """
-    given: dict[str, uuid.UUID | None] = {}
-    for field, attribute in _CONTACT_FIELDS:
-        raw = getattr(contacts, attribute)
-        if raw is not None:
-            given[field] = decode_id(raw, "Contact")
-    return given
-
-
 async def resolve_domain_contacts(
     session: AsyncSession,
     *,
@@ -164,7 +131,8 @@ async def resolve_domain_contacts(
     given: dict[str, uuid.UUID | None],
     path: tuple[str, ...] = ("input", "contacts"),
 ) -> DomainContactIds:
-    """The four role contacts of a domain of `account_id`, from `decode_contact_ids`' result.
+    """The four role contacts of a domain of `account_id`, from the contact IDs given by
+    input field (`schema.domains.contact_ids`: None for a well-formed ID of another type).
 
     Each given contact must belong to the same account (otherwise NOT_FOUND at its path, the same as
     a missing one); an omitted registrant is the account holder (primary contact), omitted admin, tech
@@ -204,7 +172,8 @@ async def resolve_domain_contacts(
 async def update_domain_contacts(
     context: Context, target: Domain, *, given: dict[str, uuid.UUID | None]
 ) -> Domain:
-    """`target`'s four role contacts, from `decode_contact_ids`' result (checked: MANAGE_DOMAINS)."""
+    """`target`'s four role contacts, from the contact IDs given (checked:
+    the viewer may change the domain)."""
     async with context.db.begin() as session:
         row = await _locked(session, target.id)
         chosen = await resolve_domain_contacts(session, account_id=row.account_id, given=given)

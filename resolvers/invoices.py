@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Select, select
 
 from models.billing import Invoice, InvoiceLine, InvoiceStatus, InvoiceTax, Order, OrderItem
-from models.permissions import Permission
-from resolvers.ids import decode_global_id
 from resolvers.loaders import GroupLoader, ScopedLoader
 from resolvers.pagination import Page, paginate
 from resolvers.permissions import memberships_of, require_principal
+from resolvers.policies import INVOICE
 
 if TYPE_CHECKING:
     from resolvers.context import Context
@@ -92,24 +91,13 @@ async def account_orders(
     )
 
 
-def _account_ids(global_ids: list[str] | None) -> list[uuid.UUID] | None:
-    if global_ids is None:
-        return None
-    found = []
-    for global_id in global_ids:
-        type_name, pk = decode_global_id(global_id)
-        if type_name == "ClientAccount":
-            found.append(pk)
-    return found
-
-
 async def invoices(
     context: Context,
     *,
     account_id: uuid.UUID | None,
     first: int | None,
     after: str | None,
-    account_ids: list[str] | None = None,
+    account_ids: list[uuid.UUID] | None = None,
     statuses: list[InvoiceStatus] | None = None,
 ) -> Page[Any]:
     """Invoices, newest first: of one account, or of every account where the viewer holds
@@ -119,11 +107,10 @@ async def invoices(
     if account_id is not None:
         statement = statement.where(Invoice.account_id == account_id)
     else:
-        visible = memberships_of(principal, Permission.VIEW_INVOICES).subquery()
+        visible = memberships_of(principal, INVOICE.view).subquery()
         statement = statement.join(visible, visible.c.account_id == Invoice.account_id)
-    wanted = _account_ids(account_ids)
-    if wanted is not None:
-        statement = statement.where(Invoice.account_id.in_(wanted))
+    if account_ids is not None:
+        statement = statement.where(Invoice.account_id.in_(account_ids))
     if statuses:
         statement = statement.where(Invoice.status.in_(statuses))
     page = await paginate(

@@ -15,7 +15,6 @@ from models.catalogue import Product
 from models.contacts import Contact
 from models.hosting import Domain, Service
 from models.invitations import Invitation
-from models.permissions import Permission
 from models.support import Ticket
 from models.users import User
 from resolvers.accounts import account_for_viewer
@@ -23,8 +22,18 @@ from resolvers.catalogue import product_by_id
 from resolvers.context import Context
 from resolvers.email_verification import email_verified
 from resolvers.errors import Forbidden
-from resolvers.ids import decode_global_id
-from resolvers.policies import AUDIT_EVENT, INVITATION, MEMBERSHIP
+from resolvers.policies import (
+    AUDIT_EVENT,
+    CONTACT,
+    DOMAIN,
+    INVITATION,
+    INVOICE,
+    MEMBERSHIP,
+    ORDER,
+    SERVICE,
+    TICKET,
+    Policy,
+)
 from resolvers.users import visible_user
 
 Found = (
@@ -104,10 +113,11 @@ async def _audit_event(context: Context, pk: uuid.UUID) -> AuditEvent | None:
     return event
 
 
-def _gated(
-    load: Callable[[Context], Any], *any_of: Permission
-) -> Callable[[Context, uuid.UUID], Awaitable[Any]]:
-    """A fetcher for an entity of an account, visible to members holding one of `any_of`."""
+def _gated(load: Callable[[Context], Any], policy: Policy) -> Callable[[Context, uuid.UUID], Awaitable[Any]]:
+    """A fetcher for an entity of an account, visible to members meeting the policy's `view` (any one
+    of its permissions: no view needs several at once)."""
+    assert not policy.view.all_of, policy.kind
+    any_of = policy.view.any_of
 
     async def fetch(context: Context, pk: uuid.UUID) -> Any:
         row = await load(context).load(pk)
@@ -130,28 +140,21 @@ FETCHERS: dict[str, Callable[[Context, uuid.UUID], Awaitable[Found | None]]] = {
     "ApiToken": _api_token,
     "Invitation": _invitation,
     "AuditEvent": _audit_event,
-    "Contact": _gated(
-        lambda c: c.loaders.contact,
-        Permission.MANAGE_CONTACTS,
-        Permission.MANAGE_DOMAINS,
-        Permission.PLACE_ORDERS,
-    ),
-    "Order": _gated(lambda c: c.loaders.billing.order, Permission.PLACE_ORDERS, Permission.VIEW_INVOICES),
-    "Invoice": _gated(lambda c: c.loaders.billing.invoice, Permission.VIEW_INVOICES),
-    "Service": _gated(lambda c: c.loaders.service, Permission.VIEW_SERVICES),
-    "Domain": _gated(lambda c: c.loaders.domain, Permission.VIEW_DOMAINS),
-    "Ticket": _gated(lambda c: c.loaders.tickets.ticket, Permission.SUPPORT_TICKETS),
+    "Contact": _gated(lambda c: c.loaders.contact, CONTACT),
+    "Order": _gated(lambda c: c.loaders.billing.order, ORDER),
+    "Invoice": _gated(lambda c: c.loaders.billing.invoice, INVOICE),
+    "Service": _gated(lambda c: c.loaders.service, SERVICE),
+    "Domain": _gated(lambda c: c.loaders.domain, DOMAIN),
+    "Ticket": _gated(lambda c: c.loaders.tickets.ticket, TICKET),
     "Product": product_by_id,
 }
 
 
-async def find_node(context: Context, global_id: str) -> tuple[str, Found] | None:
-    """The entity behind a global ID when the viewer may see it; raises FORBIDDEN inside an account."""
-    type_name, pk = decode_global_id(global_id)
+async def find_node(context: Context, type_name: str, pk: uuid.UUID) -> Found | None:
+    """The entity of that type and key when the viewer may see it; raises FORBIDDEN inside an account."""
     if context.principal is None and type_name not in PUBLIC_TYPES:
         return None
     fetch = FETCHERS.get(type_name)
     if fetch is None:
         return None
-    found = await fetch(context, pk)
-    return None if found is None else (type_name, found)
+    return await fetch(context, pk)

@@ -23,8 +23,8 @@ from models.database import Database
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from resolvers.audit import record_system
 from resolvers.billing import period_end
-from resolvers.errors import BadUserInput, Rejected, UserErrorCode, reject
-from resolvers.ids import decode_id, encode_id
+from resolvers.errors import Rejected, UserErrorCode, reject
+from resolvers.ids import encode_id
 from resolvers.services import CANCELLABLE
 
 PENDING_DOMAIN = frozenset({DomainStatus.PENDING_REGISTRATION, DomainStatus.PENDING_TRANSFER})
@@ -145,30 +145,19 @@ async def mark_order_fraud(db: Database, settings: Settings, *, number: str) -> 
 # --- services -----------------------------------------------------------------------------
 
 
-def _key(global_id: str, type_name: str) -> uuid.UUID:
-    try:
-        key = decode_id(global_id.strip(), type_name)
-    except BadUserInput:
-        key = None
-    if key is None:
-        raise _unknown(f"{global_id.strip()[:100]!r} is not a {type_name} ID.")
-    return key
-
-
 async def _change_service(
     db: Database,
-    service_id: str,
+    service_id: uuid.UUID,
     *,
     allowed: frozenset[ServiceStatus],
     to: ServiceStatus,
     action: str,
     verb: str,
 ) -> Service:
-    key = _key(service_id, "Service")
     async with db.begin() as session:
-        service = await session.get(Service, key, with_for_update=True)
+        service = await session.get(Service, service_id, with_for_update=True)
         if service is None:
-            raise _unknown(f"No service {service_id.strip()}.")
+            raise _unknown(f"No service {encode_id('Service', service_id)}.")
         if service.status not in allowed:
             states = " or ".join(sorted(s.value for s in allowed))
             raise _wrong_state(f"The service is {service.status.value}; only {states} can be {verb}.")
@@ -179,7 +168,7 @@ async def _change_service(
     return service
 
 
-async def suspend_service(db: Database, settings: Settings, *, service_id: str) -> Service:
+async def suspend_service(db: Database, settings: Settings, *, service_id: uuid.UUID) -> Service:
     return await _change_service(
         db,
         service_id,
@@ -190,7 +179,7 @@ async def suspend_service(db: Database, settings: Settings, *, service_id: str) 
     )
 
 
-async def unsuspend_service(db: Database, settings: Settings, *, service_id: str) -> Service:
+async def unsuspend_service(db: Database, settings: Settings, *, service_id: uuid.UUID) -> Service:
     return await _change_service(
         db,
         service_id,
@@ -201,7 +190,7 @@ async def unsuspend_service(db: Database, settings: Settings, *, service_id: str
     )
 
 
-async def terminate_service(db: Database, settings: Settings, *, service_id: str) -> Service:
+async def terminate_service(db: Database, settings: Settings, *, service_id: uuid.UUID) -> Service:
     """A provisioned service ends for good; a PENDING one is refused (cancel its order instead)."""
     return await _change_service(
         db,
@@ -216,13 +205,12 @@ async def terminate_service(db: Database, settings: Settings, *, service_id: str
 # --- accounts -----------------------------------------------------------------------------
 
 
-async def close_account(db: Database, settings: Settings, *, account_id: str) -> ClientAccount:
+async def close_account(db: Database, settings: Settings, *, account_id: uuid.UUID) -> ClientAccount:
     """ACTIVE → CLOSED: the account can no longer order; what it holds is left to the other commands."""
-    key = _key(account_id, "ClientAccount")
     async with db.begin() as session:
-        account = await session.get(ClientAccount, key, with_for_update=True)
+        account = await session.get(ClientAccount, account_id, with_for_update=True)
         if account is None:
-            raise _unknown(f"No account {account_id.strip()}.")
+            raise _unknown(f"No account {encode_id('ClientAccount', account_id)}.")
         if account.status is not AccountStatus.ACTIVE:
             raise _wrong_state(f"The account is {account.status.value} already.")
         account.status = AccountStatus.CLOSED

@@ -20,14 +20,13 @@ from models.billing import IdempotencyKey, Order
 from models.catalogue import BillingCycle, ProductType
 from models.contacts import Contact
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
-from models.permissions import Permission
 from resolvers.audit import record
 from resolvers.billing import CYCLE_MONTHS, Issued, ItemDraft, draft_order, period_end, take_numbers
 from resolvers.context import Context
 from resolvers.domain_names import normalise_domain_name, normalise_hostname
 from resolvers.errors import Problem, Rejected, UserErrorCode, not_found, reject
-from resolvers.ids import decode_id, encode_id
-from resolvers.permissions import authorize, require_principal
+from resolvers.ids import encode_id
+from resolvers.permissions import require_principal
 from resolvers.pricing import PriceList, price_lists
 
 MAX_ITEMS = 50
@@ -119,11 +118,24 @@ def request_fingerprint(account_id: uuid.UUID, items: list[Any]) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+@dataclass(frozen=True)
+class ItemKeys:
+    """The IDs an order's items name, decoded (None: a well-formed ID of another type)."""
+
+    products: list[uuid.UUID | None]
+    # Per item index and role ("registrant", ...), the contacts its domain names.
+    contacts: dict[tuple[int, str], uuid.UUID | None]
+
+
 async def place_order(
-    context: Context, *, account_id: uuid.UUID | None, items: list[OrderItemLike], idempotency_key: str
+    context: Context,
+    *,
+    account_id: uuid.UUID,
+    items: list[OrderItemLike],
+    keys: ItemKeys,
+    idempotency_key: str,
 ) -> Order:
-    await authorize(context, account_id, Permission.PLACE_ORDERS)
-    assert account_id is not None
+    """Checked: the viewer may place orders for the account."""
     key = idempotency_key.strip()
     if not 1 <= len(key) <= 200:
         raise reject(
@@ -141,8 +153,6 @@ async def place_order(
         raise reject("An order needs at least one item.", UserErrorCode.INVALID, "input", "items")
     if len(items) > MAX_ITEMS:
         raise reject(f"At most {MAX_ITEMS} items per order.", UserErrorCode.INVALID, "input", "items")
-    product_ids = [decode_id(str(item.product_id), "Product") for item in items]
-    contact_ids = _contact_ids(items)
     try:
         async with context.db.begin() as session:
             # The key is decided before anything else: a concurrent replay waits here for the first
@@ -156,7 +166,7 @@ async def place_order(
                 raise reject(
                     "This account is closed and cannot order.", UserErrorCode.INVALID, "input", "accountId"
                 )
-            checked = await _check_items(session, account_id, items, product_ids, contact_ids)
+            checked = await _check_items(session, account_id, items, keys.products, keys.contacts)
             issued = await _store(context, session, account, checked)
             session.add(
                 IdempotencyKey(
@@ -206,19 +216,6 @@ async def _replay(session: AsyncSession, account_id: uuid.UUID, key: str, finger
             "idempotencyKey",
         )
     return order
-
-
-def _contact_ids(items: list[OrderItemLike]) -> dict[tuple[int, str], uuid.UUID | None]:
-    """The contact IDs given per item and role; undecodable ones are BAD_USER_INPUT right here."""
-    found: dict[tuple[int, str], uuid.UUID | None] = {}
-    for index, item in enumerate(items):
-        if item.domain is None:
-            continue
-        for role in ROLES:
-            given = getattr(item.domain.contacts, f"{role}_contact_id")
-            if given is not None:
-                found[(index, role)] = decode_id(str(given), "Contact")
-    return found
 
 
 async def _check_items(

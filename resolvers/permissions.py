@@ -18,10 +18,10 @@ from strawberry.types import Info
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.auth import ApiTokenAccount
-from models.permissions import SCOPED_PERMISSIONS, Permission
+from models.permissions import SCOPED_PERMISSIONS, Permission, ordered
 from models.two_factor import TwoFactorCredential
 from resolvers.context import Access, Context, Principal
-from resolvers.errors import Forbidden, Unauthenticated, UserErrorCode, forbidden, not_found, reject
+from resolvers.errors import Forbidden, Rejected, Unauthenticated, UserErrorCode, forbidden, not_found, reject
 from resolvers.policies import Needs
 
 
@@ -58,8 +58,19 @@ async def grant(
             UserErrorCode.TWO_FACTOR_REQUIRED,
         )
     if not needs.met_by(access.permissions):
-        raise forbidden(needs.named)
+        raise refused(needs, access.permissions)
     return access
+
+
+def refused(needs: Needs, held: frozenset[Permission]) -> Rejected:
+    """FORBIDDEN naming what is missing: one of `any_of`, or those of `all_of` not held."""
+    if needs.any_of and not any(p in held for p in needs.any_of):
+        return forbidden(needs.any_of)
+    missing = [p for p in needs.all_of if p not in held]
+    if len(missing) == 1:
+        return forbidden(missing)
+    names = ", ".join(p.value for p in ordered(missing))
+    return reject(f"This needs all of these permissions: {names}.", UserErrorCode.FORBIDDEN)
 
 
 async def authorize(
@@ -69,10 +80,13 @@ async def authorize(
     return await grant(context, account_id, Needs(any_of=any_of), field=field)
 
 
-def holds(principal: Principal, permission: Permission | None) -> ColumnElement[bool]:
-    """SQL: the membership row grants `permission` to this principal (owner: all of them)."""
+def holds(principal: Principal, permission: Permission | Needs | None) -> ColumnElement[bool]:
+    """SQL: the membership row grants `permission` to this principal (owner: all of them); for a
+    `Needs`, any one of its `any_of` and every one of its `all_of`."""
     if permission is None:
         return true()
+    if isinstance(permission, Needs):
+        return _meets(principal, permission)
     if principal.token_permissions is not None and permission not in principal.token_permissions:
         return false()
     granted = or_(
@@ -85,6 +99,16 @@ def holds(principal: Principal, permission: Permission | None) -> ColumnElement[
             return false()
         return and_(not_(Membership.scoped), granted, two_factor_satisfied(principal.user_id))
     return and_(granted, two_factor_satisfied(principal.user_id))
+
+
+def _meets(principal: Principal, needs: Needs) -> ColumnElement[bool]:
+    if needs.all_of:
+        return and_(*(holds(principal, p) for p in needs.all_of), _meets(principal, Needs(needs.any_of)))
+    if not needs.any_of:
+        return true()
+    if len(needs.any_of) == 1:
+        return holds(principal, needs.any_of[0])
+    return or_(*(holds(principal, p) for p in needs.any_of))
 
 
 def two_factor_enabled(user_id: uuid.UUID) -> Exists:
@@ -106,8 +130,9 @@ def two_factor_satisfied(user_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
-def memberships_of(principal: Principal, permission: Permission | None = None) -> Select[Any]:
-    """The principal's memberships, narrowed to a token's accounts and to those granting `permission`.
+def memberships_of(principal: Principal, permission: Permission | Needs | None = None) -> Select[Any]:
+    """The principal's memberships, narrowed to a token's accounts and to those granting `permission`
+    (or meeting the `Needs`).
 
     Every list of account data joins through this, so nothing outside it can be listed by accident;
     lists of services, domains and tickets add `resolvers.scopes.within_scope` on its `scoped` and `id`.

@@ -133,7 +133,13 @@ SERVICE = Policy(
     change=needs(P.MANAGE_SERVICES),
     scoped=True,
     loader="service",
-    actions={"signIn": needs(P.SERVICE_SSO), "upgrade": needs_all(P.MANAGE_SERVICES, P.PLACE_ORDERS)},
+    actions={
+        "signIn": needs(P.SERVICE_SSO),
+        # Changing specifications is managing the service and ordering the change, billed to the account.
+        "upgrade": needs_all(P.MANAGE_SERVICES, P.PLACE_ORDERS),
+        # Any member reaching the service may ask, as long as they may order for the account.
+        "cancel": needs(P.PLACE_ORDERS),
+    },
 )
 DOMAIN = Policy(
     "Domain", view=needs(P.VIEW_DOMAINS), change=needs(P.MANAGE_DOMAINS), scoped=True, loader="domain"

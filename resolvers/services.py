@@ -16,13 +16,13 @@ from sqlalchemy import select
 from models.base import utcnow
 from models.catalogue import Product, ProductType
 from models.hosting import CancellationType, Service, ServiceStatus
-from models.permissions import Permission
 from resolvers.audit import record
-from resolvers.context import Access, Context
-from resolvers.errors import Rejected, UserErrorCode, forbidden, not_found, reject
-from resolvers.ids import decode_id, encode_id
+from resolvers.context import Context
+from resolvers.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.ids import encode_id
 from resolvers.pagination import Page, paginate
-from resolvers.permissions import authorize, memberships_of, require_principal
+from resolvers.permissions import memberships_of, require_principal
+from resolvers.policies import SERVICE
 from resolvers.scopes import within_scope
 from resolvers.validation import Checker
 
@@ -43,17 +43,12 @@ class ServiceQuery:
 
 def service_query(
     *,
-    account_ids: Sequence[str] | None = None,
+    account_ids: Sequence[uuid.UUID] | None = None,
     statuses: Sequence[ServiceStatus] | None = None,
     product_type: ProductType | None = None,
 ) -> ServiceQuery:
-    """An undecodable account ID is BAD_USER_INPUT; an ID of another type matches nothing."""
-    decoded = None
-    if account_ids is not None:
-        keys = [decode_id(global_id, "ClientAccount") for global_id in account_ids]
-        decoded = [key for key in keys if key is not None]
     return ServiceQuery(
-        account_ids=decoded,
+        account_ids=None if account_ids is None else list(account_ids),
         statuses=None if statuses is None else list(statuses),
         product_type=product_type,
     )
@@ -81,7 +76,7 @@ async def _page(
     after: str | None,
 ) -> Page[Service]:
     principal = require_principal(context)
-    memberships = memberships_of(principal, Permission.VIEW_SERVICES).subquery()
+    memberships = memberships_of(principal, SERVICE.view).subquery()
     statement: Any = (
         select(Service)
         .join(memberships, memberships.c.account_id == Service.account_id)
@@ -112,14 +107,6 @@ async def _page(
     return services
 
 
-async def service_in_reach(context: Context, service_id: uuid.UUID | None) -> tuple[Service, Access]:
-    """The service named in the input and the viewer's access to its account, or NOT_FOUND."""
-    service = await context.loaders.service.load(service_id) if service_id is not None else None
-    access = await authorize(context, service.account_id if service else None, field="serviceId")
-    assert service is not None
-    return service, access
-
-
 def _reason(check: Checker, value: str) -> str:
     cleaned = value.strip()
     path = ("input", "reason")
@@ -135,22 +122,20 @@ def _reason(check: Checker, value: str) -> str:
 async def request_service_cancellation(
     context: Context,
     *,
-    service_id: uuid.UUID | None,
+    service_id: uuid.UUID,
     cancellation_type: CancellationType,
     reason: str,
     now: datetime | None = None,
 ) -> Service:
-    """Records the request; the operator or the periodic job carries it out later."""
+    """Records the request; the operator or the periodic job carries it out later (checked: the
+    viewer reaches the service and may ask for its cancellation, `SERVICE.action("cancel")`)."""
     principal = require_principal(context)
-    target, access = await service_in_reach(context, service_id)
-    if not access.allows(Permission.PLACE_ORDERS):
-        raise forbidden([Permission.PLACE_ORDERS])
     check = Checker()
     reason = _reason(check, reason)
     if check.problems:
         raise Rejected(check.problems)
     async with context.db.begin() as session:
-        service = await session.get(Service, target.id, with_for_update=True)
+        service = await session.get(Service, service_id, with_for_update=True)
         if service is None:
             raise not_found("input", "serviceId")
         if service.status not in CANCELLABLE:

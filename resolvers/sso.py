@@ -26,15 +26,15 @@ from models.accounts import Membership, MembershipRole
 from models.base import utcnow
 from models.database import Database
 from models.hosting import Service, ServiceStatus
-from models.permissions import Permission
+from models.permissions import ALL_PERMISSIONS, from_mask
 from models.sso import ServiceLogin
 from resolvers.audit import record, record_system
 from resolvers.context import Context
-from resolvers.errors import UserErrorCode, forbidden, not_found, reject
+from resolvers.errors import UserErrorCode, not_found, reject
 from resolvers.ids import encode_id
 from resolvers.permissions import require_principal
+from resolvers.policies import SERVICE
 from resolvers.scopes import MEMBERSHIP_SCOPE, covers
-from resolvers.services import service_in_reach
 
 LINK_LIFETIME = timedelta(seconds=60)
 
@@ -102,17 +102,15 @@ class LoginLink:
 
 
 async def create_service_login_link(
-    context: Context, *, service_id: uuid.UUID | None, now: datetime | None = None
+    context: Context, *, service_id: uuid.UUID, now: datetime | None = None
 ) -> LoginLink:
-    """A link into the panel of an ACTIVE service, for the viewer, valid LINK_LIFETIME and once."""
+    """A link into the panel of an ACTIVE service, for the viewer, valid LINK_LIFETIME and once
+    (checked: the viewer reaches the service and may sign into it, `SERVICE.action("signIn")`)."""
     principal = require_principal(context)
-    target, access = await service_in_reach(context, service_id)
-    if not access.allows(Permission.SERVICE_SSO):
-        raise forbidden([Permission.SERVICE_SSO])
     # Whole seconds, so the expiry signed into the token is exactly the row's.
     expires_at = (now or utcnow()).replace(microsecond=0) + LINK_LIFETIME
     async with context.db.begin() as session:
-        service = await session.get(Service, target.id)
+        service = await session.get(Service, service_id)
         if service is None:
             raise not_found("input", "serviceId")
         if service.status is not ServiceStatus.ACTIVE:
@@ -199,9 +197,10 @@ async def redeem_login(
         if row is None:
             return None
         service, membership = row
-        may_sign_in = membership.role is MembershipRole.OWNER or bool(
-            membership.permissions & Permission.SERVICE_SSO.bit
+        held = (
+            ALL_PERMISSIONS if membership.role is MembershipRole.OWNER else from_mask(membership.permissions)
         )
+        may_sign_in = SERVICE.action("signIn").met_by(held)
         if may_sign_in and membership.scoped:
             # The service may have left the member's scope since the link was made.
             may_sign_in = bool(

@@ -19,19 +19,20 @@ from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.base import utcnow
 from models.database import Database
-from models.permissions import Permission
+from models.permissions import to_mask
 from models.support import Ticket, TicketMessage, TicketStatus
 from models.users import User
 from resolvers.audit import record, record_system
 from resolvers.billing import next_number
-from resolvers.context import Context
+from resolvers.context import Access, Context
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.loaders import GroupLoader, ScopedLoader
 from resolvers.outbox import enqueue
 from resolvers.pagination import Page, paginate
 from resolvers.password_resets import language_of_user
-from resolvers.permissions import authorize, memberships_of, require_principal
+from resolvers.permissions import memberships_of, require_principal
+from resolvers.policies import TICKET
 from resolvers.scopes import MEMBERSHIP_SCOPE, covers, within_scope
 from resolvers.validation import Checker, Path
 
@@ -82,24 +83,24 @@ async def _related_service(
 
 async def open_ticket(
     context: Context,
+    access: Access,
     *,
-    account_id: uuid.UUID | None,
     department: str,
     subject: str,
     message: str,
-    service_id: str | None,
+    service_named: bool,
+    service_id: uuid.UUID | None,
 ) -> Ticket:
-    # Decoded before anything runs: a malformed ID is BAD_USER_INPUT (DESIGN rule 11).
-    service_pk = decode_id(service_id, "Service") if service_id is not None else None
+    """A new ticket in `access`'s account (checked: the viewer may handle its tickets). `service_named`:
+    the input named a service, whose key is `service_id` (None for an ID of another type)."""
     principal = require_principal(context)
-    access = await authorize(context, account_id, Permission.SUPPORT_TICKETS)
     check = Checker()
     department = _department(check, context.settings, department)
     subject = check.text(("input", "subject"), subject, max_length=MAX_SUBJECT_LENGTH)
     body = check_message(check, ("input", "message"), message)
     related = None
-    if service_id is not None:
-        related = await _related_service(context, check, access.account_id, service_pk)
+    if service_named:
+        related = await _related_service(context, check, access.account_id, service_id)
     elif access.scoped:
         # Else the ticket would be about nothing in their scope, out of their own reach at once.
         check.fail(("input", "serviceId"), "Name the service in your scope that the ticket is about.")
@@ -130,16 +131,6 @@ async def open_ticket(
     return ticket
 
 
-async def _target(context: Context, ticket_id: uuid.UUID | None) -> Ticket:
-    """The ticket named in the input, once the viewer may handle its account's tickets."""
-    ticket = await context.loaders.tickets.ticket.load(ticket_id) if ticket_id is not None else None
-    await authorize(
-        context, ticket.account_id if ticket else None, Permission.SUPPORT_TICKETS, field="ticketId"
-    )
-    assert ticket is not None
-    return ticket
-
-
 def _closed() -> Rejected:
     return reject("The ticket is closed; open a new one.", UserErrorCode.INVALID, "input", "ticketId")
 
@@ -151,10 +142,10 @@ async def _locked(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
     return ticket
 
 
-async def reply_to_ticket(context: Context, *, ticket_id: uuid.UUID | None, message: str) -> Ticket:
-    """The customer's side answers: an ANSWERED ticket waits for the staff again (CUSTOMER_REPLY)."""
+async def reply_to_ticket(context: Context, target: Ticket, *, message: str) -> Ticket:
+    """The customer's side answers: an ANSWERED ticket waits for the staff again (CUSTOMER_REPLY).
+    Checked: the viewer may handle `target`'s tickets."""
     principal = require_principal(context)
-    target = await _target(context, ticket_id)
     check = Checker()
     body = check_message(check, ("input", "message"), message)
     if check.problems:
@@ -178,8 +169,8 @@ async def reply_to_ticket(context: Context, *, ticket_id: uuid.UUID | None, mess
     return ticket
 
 
-async def close_ticket(context: Context, *, ticket_id: uuid.UUID | None) -> Ticket:
-    target = await _target(context, ticket_id)
+async def close_ticket(context: Context, target: Ticket) -> Ticket:
+    """Checked: the viewer may handle `target`'s tickets."""
     async with context.db.begin() as session:
         ticket = await _locked(session, target.id)
         if ticket.status is TicketStatus.CLOSED:
@@ -201,7 +192,7 @@ async def account_tickets(
 ) -> Page[Ticket]:
     """The account's tickets, newest first (uuid7 keys sort by creation)."""
     principal = require_principal(context)
-    memberships = memberships_of(principal, Permission.SUPPORT_TICKETS).subquery()
+    memberships = memberships_of(principal, TICKET.view).subquery()
     statement: Any = (
         select(Ticket)
         .join(memberships, memberships.c.account_id == Ticket.account_id)
@@ -232,14 +223,14 @@ class StaffReply:
 
 
 def _support_members() -> Any:
-    """Members who hold SUPPORT_TICKETS (the owner holds every permission), with their users."""
+    """Members who may see the account's tickets (the owner holds every permission), with their users."""
     return (
         select(User)
         .join(Membership, Membership.user_id == User.id)
         .where(
             or_(
                 Membership.role == MembershipRole.OWNER,
-                Membership.permissions.op("&")(Permission.SUPPORT_TICKETS.bit) != 0,
+                Membership.permissions.op("&")(to_mask(TICKET.view.any_of)) != 0,
             )
         )
         .order_by(Membership.id)

@@ -20,11 +20,23 @@ from resolvers import invoices as invoices_resolve
 from resolvers import members as members_resolve
 from resolvers import scopes as scopes_resolve
 from resolvers.context import Access, Context
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.invitations import InvitationStatus
 from resolvers.lookahead import accounts_ahead, at_hand
 from resolvers.pagination import Page
-from resolvers.policies import ACCOUNT
+from resolvers.policies import (
+    ACCOUNT,
+    AFFILIATE,
+    AUDIT_EVENT,
+    CONTACT,
+    DOMAIN,
+    INVITATION,
+    INVOICE,
+    MEMBERSHIP,
+    ORDER,
+    SERVICE,
+    TICKET,
+)
 from schema.base import (
     Address,
     AddressInput,
@@ -32,10 +44,11 @@ from schema.base import (
     Node,
     PageInfo,
     UserError,
-    requires,
+    account_keys,
 )
+from schema.ids import decode_id
 from schema.lookahead import selected
-from schema.policy import Granted, Identity, mutation, on_account
+from schema.policy import Granted, Identity, gated, mutation, on_account
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
@@ -148,13 +161,12 @@ class ClientAccount(Node):
         return at_hand(info.context.loaders.access, self.account_pk, _permissions)
 
     @strawberry.field(
-        description="Billing details: who invoices are addressed to. Needs MANAGE_PROFILE or VIEW_INVOICES.",
-        extensions=requires(Permission.MANAGE_PROFILE, Permission.VIEW_INVOICES),
+        **gated(ACCOUNT.action("billingProfile"), "Billing details: who invoices are addressed to.")
     )
     def billing_profile(self) -> BillingProfile | None:
         return BillingProfile.of(self.row)
 
-    @strawberry.field(description="Needs MANAGE_USERS.", extensions=requires(Permission.MANAGE_USERS))
+    @strawberry.field(**gated(MEMBERSHIP.view))
     async def members(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Membership] | None:
@@ -163,7 +175,7 @@ class ClientAccount(Node):
         )
         return Connection.of(page, Membership.of)
 
-    @strawberry.field(description="Needs MANAGE_USERS.", extensions=requires(Permission.MANAGE_USERS))
+    @strawberry.field(**gated(INVITATION.view))
     async def invitations(
         self,
         info: Info[Context, None],
@@ -178,10 +190,7 @@ class ClientAccount(Node):
         )
         return Connection.of(page, Invitation.of)
 
-    @strawberry.field(
-        description="Who did what in this account, newest first. Needs MANAGE_USERS.",
-        extensions=requires(Permission.MANAGE_USERS),
-    )
+    @strawberry.field(**gated(AUDIT_EVENT.view, "Who did what in this account, newest first."))
     async def audit_log(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[AuditEvent, strawberry.lazy("schema.audit")]] | None:
@@ -192,7 +201,7 @@ class ClientAccount(Node):
         )
         return Connection.of(page, AuditEvent.of)
 
-    @strawberry.field(description="Needs VIEW_SERVICES.", extensions=requires(Permission.VIEW_SERVICES))
+    @strawberry.field(**gated(SERVICE.view))
     async def services(
         self,
         info: Info[Context, None],
@@ -206,7 +215,7 @@ class ClientAccount(Node):
             info, account_id=self.account_pk, first=first, after=after, filter=filter
         )
 
-    @strawberry.field(description="Needs VIEW_DOMAINS.", extensions=requires(Permission.VIEW_DOMAINS))
+    @strawberry.field(**gated(DOMAIN.view))
     async def domains(
         self,
         info: Info[Context, None],
@@ -222,10 +231,7 @@ class ClientAccount(Node):
         )
         return await domain_connection(info, page)
 
-    @strawberry.field(
-        description="Needs PLACE_ORDERS or VIEW_INVOICES.",
-        extensions=requires(Permission.PLACE_ORDERS, Permission.VIEW_INVOICES),
-    )
+    @strawberry.field(**gated(ORDER.view))
     async def orders(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Order, strawberry.lazy("schema.orders")]] | None:
@@ -236,7 +242,7 @@ class ClientAccount(Node):
         )
         return Connection.of(page, Order.of)
 
-    @strawberry.field(description="Needs VIEW_INVOICES.", extensions=requires(Permission.VIEW_INVOICES))
+    @strawberry.field(**gated(INVOICE.view))
     async def invoices(
         self,
         info: Info[Context, None],
@@ -251,15 +257,12 @@ class ClientAccount(Node):
             account_id=self.account_pk,
             first=first,
             after=after,
-            account_ids=[str(i) for i in filter.account_ids] if filter and filter.account_ids else None,
+            account_ids=account_keys(filter.account_ids) if filter and filter.account_ids else None,
             statuses=filter.status if filter else None,
         )
         return Connection.of(page, Invoice.of)
 
-    @strawberry.field(
-        description="Needs MANAGE_CONTACTS or MANAGE_DOMAINS or PLACE_ORDERS.",
-        extensions=requires(Permission.MANAGE_CONTACTS, Permission.MANAGE_DOMAINS, Permission.PLACE_ORDERS),
-    )
+    @strawberry.field(**gated(CONTACT.view))
     async def contacts(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Contact, strawberry.lazy("schema.contacts")]] | None:
@@ -271,11 +274,7 @@ class ClientAccount(Node):
         return Connection.of(page, Contact.of)
 
     @strawberry.field(
-        description=(
-            "The account holder as a contact, kept in step with the billing profile. "
-            "Same permissions as contacts."
-        ),
-        extensions=requires(Permission.MANAGE_CONTACTS, Permission.MANAGE_DOMAINS, Permission.PLACE_ORDERS),
+        **gated(CONTACT.view, "The account holder as a contact, kept in step with the billing profile.")
     )
     async def primary_contact(
         self, info: Info[Context, None]
@@ -285,7 +284,7 @@ class ClientAccount(Node):
         row = await info.context.loaders.primary_contact.load(self.account_pk)
         return Contact.of(row) if row else None
 
-    @strawberry.field(description="Needs SUPPORT_TICKETS.", extensions=requires(Permission.SUPPORT_TICKETS))
+    @strawberry.field(**gated(TICKET.view))
     async def tickets(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Annotated[Ticket, strawberry.lazy("schema.tickets")]] | None:
@@ -295,10 +294,7 @@ class ClientAccount(Node):
         page = await account_tickets(info.context, account_id=self.account_pk, first=first, after=after)
         return Connection.of(page, Ticket.of)
 
-    @strawberry.field(
-        description="Needs MANAGE_AFFILIATE. Null also when the programme was never activated.",
-        extensions=requires(Permission.MANAGE_AFFILIATE),
-    )
+    @strawberry.field(**gated(AFFILIATE.view, "Null also when the programme was never activated."))
     async def affiliate(
         self, info: Info[Context, None]
     ) -> Annotated[Affiliate, strawberry.lazy("schema.affiliates")] | None:

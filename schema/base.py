@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Generic, TypeVar
@@ -11,11 +12,10 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
-from models.permissions import Permission
 from resolvers.context import Context
 from resolvers.errors import Rejected, Unauthenticated, UserErrorCode
 from resolvers.pagination import Page
-from resolvers.permissions import FieldPermissions, InAccount
+from schema.ids import decode_id
 
 
 @strawberry.interface(
@@ -124,9 +124,13 @@ def authenticated() -> list[FieldExtension]:
     return [PermissionExtension(permissions=[_Authenticated()], use_directives=False)]
 
 
-def requires(*any_of: Permission) -> list[FieldExtension]:
-    """Field extension list: the viewer holds one of `any_of` in the object's account (rule 7)."""
-    return [FieldPermissions(permissions=[InAccount(*any_of)], use_directives=False)]
+def account_keys(account_ids: list[strawberry.ID] | None) -> list[uuid.UUID] | None:
+    """The accounts a filter names (None: any). An undecodable ID is BAD_USER_INPUT (rule 11);
+    an ID of another type matches nothing."""
+    if account_ids is None:
+        return None
+    keys = [decode_id(str(global_id), "ClientAccount") for global_id in account_ids]
+    return [key for key in keys if key is not None]
 
 
 CENT = Decimal("0.01")

@@ -12,9 +12,10 @@ from strawberry.types import Info
 from models import contacts as models
 from resolvers import contacts as resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
-from resolvers.ids import decode_id, encode_id
-from schema.base import Address, AddressInput, Node, UserError, authenticated, user_errors
+from resolvers.ids import encode_id
+from resolvers.policies import CONTACT
+from schema.base import Address, AddressInput, Node, UserError
+from schema.policy import Granted, OnObject, mutation, on_account
 
 if TYPE_CHECKING:
     from schema.accounts import ClientAccount
@@ -113,43 +114,27 @@ class DeleteContactPayload:
 
 @strawberry.type
 class ContactMutations:
-    @strawberry.mutation(extensions=authenticated())
+    @mutation(on_account("account_id", CONTACT.change))
     async def create_contact(
-        self, info: Info[Context, None], input: CreateContactInput
+        self, info: Info[Context, None], input: CreateContactInput, granted: Granted
     ) -> CreateContactPayload:
-        try:
-            row = await resolve.create_contact(
-                info.context,
-                account_id=decode_id(input.account_id, "ClientAccount"),
-                contact=input.contact,
-            )
-        except Rejected as rejected:
-            return CreateContactPayload(user_errors=user_errors(rejected))
+        assert granted.key is not None
+        row = await resolve.create_contact(info.context, account_id=granted.key, contact=input.contact)
         return CreateContactPayload(contact=Contact.of(row))
 
-    @strawberry.mutation(extensions=authenticated())
+    @mutation(OnObject("contact_id", CONTACT))
     async def update_contact(
-        self, info: Info[Context, None], input: UpdateContactInput
+        self, info: Info[Context, None], input: UpdateContactInput, granted: Granted
     ) -> UpdateContactPayload:
-        try:
-            row = await resolve.update_contact(
-                info.context, contact_id=decode_id(input.contact_id, "Contact"), contact=input.contact
-            )
-        except Rejected as rejected:
-            return UpdateContactPayload(user_errors=user_errors(rejected))
+        row = await resolve.update_contact(info.context, granted.target, contact=input.contact)
         return UpdateContactPayload(contact=Contact.of(row))
 
-    @strawberry.mutation(
+    @mutation(
+        OnObject("contact_id", CONTACT),
         description="Fails with CONTACT_IN_USE while a domain uses the contact.",
-        extensions=authenticated(),
     )
     async def delete_contact(
-        self, info: Info[Context, None], input: DeleteContactInput
+        self, info: Info[Context, None], input: DeleteContactInput, granted: Granted
     ) -> DeleteContactPayload:
-        try:
-            deleted = await resolve.delete_contact(
-                info.context, contact_id=decode_id(input.contact_id, "Contact")
-            )
-        except Rejected as rejected:
-            return DeleteContactPayload(user_errors=user_errors(rejected))
+        deleted = await resolve.delete_contact(info.context, granted.target)
         return DeleteContactPayload(deleted_contact_id=strawberry.ID(encode_id("Contact", deleted)))

@@ -17,8 +17,9 @@ from resolvers.ids import encode_id
 from resolvers.lookahead import at_hand, domains_ahead
 from resolvers.pagination import Page
 from resolvers.policies import DOMAIN
-from schema.base import Connection, Node, UserError
+from schema.base import Connection, Node, UserError, account_keys
 from schema.contacts import Contact
+from schema.ids import decode_id
 from schema.lookahead import selected
 from schema.policy import Granted, OnObject, gated, mutation
 
@@ -117,6 +118,10 @@ class DomainFilter:
     )
     search: str | None = strawberry.field(default=None, description="Substring of the domain name.")
 
+    @property
+    def account_keys(self) -> list[uuid.UUID] | None:
+        return account_keys(self.account_ids)
+
 
 @strawberry.input(
     description=(
@@ -180,8 +185,29 @@ class UpdateDomainSettingsPayload(_DomainChangePayload):
     pass
 
 
+_CONTACT_FIELDS = (
+    ("registrantContactId", "registrant_contact_id"),
+    ("adminContactId", "admin_contact_id"),
+    ("techContactId", "tech_contact_id"),
+    ("billingContactId", "billing_contact_id"),
+)
+
+
+def contact_ids(contacts: DomainContactsInput) -> dict[str, uuid.UUID | None]:
+    """The given contact IDs by input field; None for a well-formed ID of another type.
+
+    Raises BAD_USER_INPUT for a malformed one, so call it before anything runs (DESIGN rule 11).
+    """
+    given: dict[str, uuid.UUID | None] = {}
+    for field, attribute in _CONTACT_FIELDS:
+        raw = getattr(contacts, attribute)
+        if raw is not None:
+            given[field] = decode_id(raw, "Contact")
+    return given
+
+
 def _contact_ids(input: UpdateDomainContactsInput) -> dict[str, uuid.UUID | None]:
-    return resolve.decode_contact_ids(input.contacts)
+    return contact_ids(input.contacts)
 
 
 @strawberry.type

@@ -16,10 +16,11 @@ from resolvers import accounts as accounts_resolve
 from resolvers import email_verification, reset_requests
 from resolvers import identity as resolve
 from resolvers.context import Context, Principal
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.scope_changes import ScopeRequest
 from schema.accounts import BillingProfileInput, ClientAccount, ClientAccountConnection
 from schema.base import Connection, Node, UserError
+from schema.ids import decode_id
 from schema.policy import Granted, Identity, Public, SignedIn, mutation
 from schema.scopes import MembershipScope, MembershipScopeInput, decode_scope
 from schema.users import User
@@ -156,6 +157,7 @@ class Viewer:
         filter: Annotated[InvoiceFilter, strawberry.lazy("schema.orders")] | None = None,
     ) -> Connection[Annotated[Invoice, strawberry.lazy("schema.orders")]]:
         from resolvers.invoices import invoices
+        from schema.base import account_keys
         from schema.orders import Invoice
 
         page = await invoices(
@@ -163,7 +165,7 @@ class Viewer:
             account_id=None,
             first=first,
             after=after,
-            account_ids=[str(i) for i in filter.account_ids] if filter and filter.account_ids else None,
+            account_ids=account_keys(filter.account_ids) if filter and filter.account_ids else None,
             statuses=filter.status if filter else None,
         )
         return Connection.of(page, Invoice.of)

@@ -12,12 +12,13 @@ from models import invitations as models
 from models.permissions import Permission, ordered
 from resolvers import invitations as resolve
 from resolvers.context import Context
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.invitations import InvitationStatus
 from resolvers.policies import INVITATION
 from resolvers.scope_changes import ScopeRequest
 from schema.accounts import ClientAccount, Membership
 from schema.base import Node, UserError
+from schema.ids import decode_id
 from schema.policy import Granted, Identity, OnObject, Public, mutation, on_account
 from schema.scopes import MembershipScope, MembershipScopeInput, decode_scope
 from schema.users import User, history_field, in_history

@@ -10,10 +10,11 @@ from strawberry.types import Info
 from models.permissions import Permission
 from resolvers import members as resolve
 from resolvers.context import Context
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.policies import MEMBERSHIP
 from schema.accounts import ClientAccount, Membership
 from schema.base import UserError
+from schema.ids import decode_id
 from schema.policy import Granted, OnObject, SignedIn, mutation
 
 

@@ -19,6 +19,7 @@ from schema.catalogue import Product
 from schema.contacts import Contact
 from schema.domains import Domain
 from schema.identity import ApiToken
+from schema.ids import decode_global_id
 from schema.invitations import Invitation
 from schema.orders import Invoice, Order
 from schema.services import Service
@@ -56,13 +57,19 @@ def _wrap(found: Found) -> Node:
     raise TypeError(type(found))
 
 
+async def _node(context: Context, global_id: str) -> Node | None:
+    # A malformed ID is BAD_USER_INPUT (DESIGN rule 11); the rest is decided by type and key.
+    type_name, pk = decode_global_id(global_id)
+    found = await find_node(context, type_name, pk)
+    return None if found is None else _wrap(found)
+
+
 async def _node_or_error(context: Context, global_id: str) -> Node | GraphQLError | None:
     try:
-        found = await find_node(context, global_id)
+        return await _node(context, global_id)
     except GraphQLError as error:
         # graphql-core reports an Exception in a list at that item's path and nulls only the item.
         return error
-    return None if found is None else _wrap(found[1])
 
 
 @strawberry.type
@@ -74,8 +81,7 @@ class NodeQueries:
         )
     )
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
-        found = await find_node(info.context, id)
-        return None if found is None else _wrap(found[1])
+        return await _node(info.context, id)
 
     @strawberry.field
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -13,16 +14,16 @@ from strawberry.types import Info
 from models import billing as models
 from models.billing import InvoiceStatus, OrderStatus
 from models.catalogue import BillingCycle
-from models.permissions import Permission
 from resolvers import orders as resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
-from resolvers.ids import decode_id, encode_id
-from resolvers.permissions import require_in_account
+from resolvers.ids import encode_id
+from resolvers.policies import DOMAIN, INVOICE, ORDER, SERVICE
 from schema.accounts import BillingProfile, ClientAccount
-from schema.base import Money, Node, UserError, authenticated, requires, user_errors
+from schema.base import Money, Node, UserError
 from schema.catalogue import Product
-from schema.domains import Domain, DomainContactsInput
+from schema.domains import Domain, DomainContactsInput, contact_ids
+from schema.ids import decode_id
+from schema.policy import Granted, gated, mutation, on_account
 from schema.services import Service, Specification, SpecificationInput
 from schema.users import User, history_field, in_history
 
@@ -37,6 +38,10 @@ class DomainAction(Enum):
 class InvoiceFilter:
     account_ids: list[strawberry.ID] | None = None
     status: list[InvoiceStatus] | None = None
+
+
+_ITEM_SERVICE = dataclasses.replace(SERVICE.view, when="when the item has a service")
+_ITEM_DOMAIN = dataclasses.replace(DOMAIN.view, when="when the item has a domain")
 
 
 @strawberry.type
@@ -69,21 +74,28 @@ class OrderItem:
         assert row is not None
         return Product.of(row)
 
-    @strawberry.field(description="Needs VIEW_SERVICES when the item has a service.")
+    # Only an item that has a service (or a domain) needs the permission (DESIGN rule 8).
+    @strawberry.field(**gated(_ITEM_SERVICE, account_of="service_account_pk"))
     async def service(self, info: Info[Context, None]) -> Service | None:
         if self.service_pk is None:
             return None
-        await require_in_account(info.context, self.account_pk, Permission.VIEW_SERVICES)
         row = await info.context.loaders.service.load(self.service_pk)
         return Service.of(row) if row else None
 
-    @strawberry.field(description="Needs VIEW_DOMAINS when the item has a domain.")
+    @strawberry.field(**gated(_ITEM_DOMAIN, account_of="domain_account_pk"))
     async def domain(self, info: Info[Context, None]) -> Domain | None:
         if self.domain_pk is None:
             return None
-        await require_in_account(info.context, self.account_pk, Permission.VIEW_DOMAINS)
         row = await info.context.loaders.domain.load(self.domain_pk)
         return Domain.of(row) if row else None
+
+    @property
+    def service_account_pk(self) -> uuid.UUID | None:
+        return None if self.service_pk is None else self.account_pk
+
+    @property
+    def domain_account_pk(self) -> uuid.UUID | None:
+        return None if self.domain_pk is None else self.account_pk
 
 
 @strawberry.type
@@ -216,7 +228,7 @@ class Order(Node):
         rows = await info.context.loaders.billing.items.load(self.order_pk)
         return [OrderItem.of(r, account_id=self.account_pk, currency_code=self.currency_code) for r in rows]
 
-    @strawberry.field(description="Needs VIEW_INVOICES.", extensions=requires(Permission.VIEW_INVOICES))
+    @strawberry.field(**gated(INVOICE.view))
     async def invoice(self, info: Info[Context, None]) -> Invoice | None:
         row = await info.context.loaders.billing.invoice_of_order.load(self.order_pk)
         return Invoice.of(row) if row else None
@@ -267,23 +279,36 @@ class PlaceOrderPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _item_keys(input: PlaceOrderInput) -> resolve.ItemKeys:
+    """Every ID the items name, decoded before anything runs (DESIGN rule 11)."""
+    products = [decode_id(str(item.product_id), "Product") for item in input.items]
+    contacts: dict[tuple[int, str], uuid.UUID | None] = {}
+    for index, item in enumerate(input.items):
+        if item.domain is not None:
+            for field, given in contact_ids(item.domain.contacts).items():
+                contacts[(index, field.removesuffix("ContactId"))] = given
+    return resolve.ItemKeys(products=products, contacts=contacts)
+
+
 @strawberry.type
 class OrderMutations:
-    @strawberry.mutation(
+    @mutation(
+        on_account("account_id", ORDER.change),
         description=(
             "Place an order billed to the account; creates its invoice. Replaying the same "
             "idempotencyKey returns the first order."
         ),
-        extensions=authenticated(),
+        prepare=_item_keys,
     )
-    async def place_order(self, info: Info[Context, None], input: PlaceOrderInput) -> PlaceOrderPayload:
-        try:
-            row = await resolve.place_order(
-                info.context,
-                account_id=decode_id(input.account_id, "ClientAccount"),
-                items=input.items,  # type: ignore[arg-type]
-                idempotency_key=input.idempotency_key,
-            )
-        except Rejected as rejected:
-            return PlaceOrderPayload(user_errors=user_errors(rejected))
+    async def place_order(
+        self, info: Info[Context, None], input: PlaceOrderInput, granted: Granted
+    ) -> PlaceOrderPayload:
+        assert granted.key is not None
+        row = await resolve.place_order(
+            info.context,
+            account_id=granted.key,
+            items=input.items,  # type: ignore[arg-type]
+            keys=granted.prepared,
+            idempotency_key=input.idempotency_key,
+        )
         return PlaceOrderPayload(order=Order.of(row))

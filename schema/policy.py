@@ -26,17 +26,22 @@ import strawberry
 from resolvers.context import Access, Context, Principal
 from resolvers.email_verification import require_verified_email
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
-from resolvers.ids import decode_id
 from resolvers.permissions import FieldPermissions, InAccount, grant, require_principal, require_unrestricted
 from resolvers.policies import Needs, Policy
 from schema.base import authenticated, user_errors
+from schema.ids import decode_id
 
 
-def gated(needs: Needs, description: str | None = None) -> dict[str, Any]:
-    """`strawberry.field` arguments of a field gated by `needs` in the object's account (rule 7)."""
+def gated(needs: Needs, description: str | None = None, *, account_of: str = "account_pk") -> dict[str, Any]:
+    """`strawberry.field` arguments of a field gated by `needs` in the object's account (rule 7).
+
+    `account_of`: the attribute naming that account; None there means nothing to show, and the
+    field resolves without a check (to null).
+    """
+    permission = InAccount(needs, account_of=account_of)
     return {
         "description": needs.describe(description),
-        "extensions": [FieldPermissions(permissions=[InAccount(needs)], use_directives=False)],
+        "extensions": [FieldPermissions(permissions=[permission], use_directives=False)],
     }
 
 

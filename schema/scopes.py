@@ -14,12 +14,12 @@ from strawberry.types import Info
 from resolvers import scope_changes as resolve
 from resolvers.context import Context
 from resolvers.errors import Problem, Rejected, UserErrorCode
-from resolvers.ids import decode_id
 from resolvers.permissions import InAccount
 from resolvers.policies import DOMAIN, MEMBERSHIP, SERVICE, Needs
 from resolvers.scope_changes import MAX_SCOPE_ITEMS, SCOPE_PATH, ScopeRequest
 from resolvers.scopes import ScopeItems
 from schema.base import UserError
+from schema.ids import decode_id
 from schema.policy import Granted, OnObject, mutation
 
 if TYPE_CHECKING:

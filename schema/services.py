@@ -13,17 +13,16 @@ from models import billing
 from models import hosting as models
 from models.catalogue import BillingCycle, ProductType
 from models.hosting import CancellationType, ServiceStatus
-from models.permissions import Permission
 from resolvers import services as resolve
 from resolvers import upgrades as upgrades_resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.lookahead import at_hand, services_ahead
-from resolvers.permissions import require_in_account
-from schema.base import Connection, Money, Node, UserError, authenticated, user_errors
+from resolvers.policies import SERVICE
+from schema.base import Connection, Money, Node, UserError, account_keys
 from schema.catalogue import Product
 from schema.lookahead import selected
+from schema.policy import Granted, OnObject, gated, mutation
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
@@ -127,9 +126,7 @@ async def service_connection(
 ) -> Connection[Service]:
     """`ClientAccount.services` (one account) and `Viewer.services` (account_id None: all of them)."""
     query = resolve.service_query(
-        account_ids=None
-        if filter is None or filter.account_ids is None
-        else [str(i) for i in filter.account_ids],
+        account_ids=account_keys(filter.account_ids if filter else None),
         statuses=filter.status if filter else None,
         product_type=filter.type if filter else None,
     )
@@ -143,12 +140,19 @@ async def service_connection(
     return Connection.of(page, Service.of)
 
 
-async def _visible(info: Info[Context, None], row: models.Service | None) -> Service | None:
-    """A payload's service, shown to members who may see services (DESIGN rule 8)."""
-    if row is None:
-        return None
-    await require_in_account(info.context, row.account_id, Permission.VIEW_SERVICES)
-    return Service.of(row)
+@strawberry.type
+class _ServiceChangePayload:
+    changed: strawberry.Private[models.Service | None] = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    # Changing a service needs more than seeing it; reading it back needs VIEW_SERVICES (DESIGN rule 8).
+    @strawberry.field(**gated(SERVICE.view))
+    def service(self) -> Service | None:
+        return None if self.changed is None else Service.of(self.changed)
+
+    @property
+    def account_pk(self) -> uuid.UUID | None:
+        return None if self.changed is None else self.changed.account_id
 
 
 @strawberry.input
@@ -158,14 +162,8 @@ class ChangeServiceSpecificationsInput:
 
 
 @strawberry.type
-class ChangeServiceSpecificationsPayload:
-    changed: strawberry.Private[models.Service | None] = None
+class ChangeServiceSpecificationsPayload(_ServiceChangePayload):
     order_row: strawberry.Private[billing.Order | None] = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-    @strawberry.field(description="Needs VIEW_SERVICES.")
-    async def service(self, info: Info[Context, None]) -> Service | None:
-        return await _visible(info, self.changed)
 
     @strawberry.field(description="The upgrade or downgrade order that bills the change.")
     def order(self) -> Annotated[Order, strawberry.lazy("schema.orders")] | None:
@@ -182,55 +180,39 @@ class RequestServiceCancellationInput:
 
 
 @strawberry.type
-class RequestServiceCancellationPayload:
-    changed: strawberry.Private[models.Service | None] = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-    @strawberry.field(description="Needs VIEW_SERVICES.")
-    async def service(self, info: Info[Context, None]) -> Service | None:
-        return await _visible(info, self.changed)
+class RequestServiceCancellationPayload(_ServiceChangePayload):
+    pass
 
 
 @strawberry.type
 class ServiceMutations:
-    @strawberry.mutation(
+    @mutation(
+        OnObject("service_id", SERVICE, SERVICE.action("upgrade")),
         description=(
             "New specifications for an ACTIVE or PENDING service; options left out keep their value. "
-            "Needs MANAGE_SERVICES and PLACE_ORDERS. The price difference for the rest of the current "
-            "billing period is billed at once by an order (a downgrade is credited by a negative line)."
+            "The price difference for the rest of the current billing period is billed at once by an "
+            "order (a downgrade is credited by a negative line)."
         ),
-        extensions=authenticated(),
     )
     async def change_service_specifications(
-        self, info: Info[Context, None], input: ChangeServiceSpecificationsInput
+        self, info: Info[Context, None], input: ChangeServiceSpecificationsInput, granted: Granted
     ) -> ChangeServiceSpecificationsPayload:
-        try:
-            service, order = await upgrades_resolve.change_service_specifications(
-                info.context,
-                service_id=decode_id(input.service_id, "Service"),
-                specifications=input.specifications,
-            )
-        except Rejected as rejected:
-            return ChangeServiceSpecificationsPayload(user_errors=user_errors(rejected))
+        service, order = await upgrades_resolve.change_service_specifications(
+            info.context, service_id=granted.target.id, specifications=input.specifications
+        )
         return ChangeServiceSpecificationsPayload(changed=service, order_row=order)
 
-    @strawberry.mutation(
+    @mutation(
+        OnObject("service_id", SERVICE, SERVICE.action("cancel")),
         description=(
             "Ask for a service to be cancelled, now or at the end of its billing period; the provider "
-            "carries it out. Needs PLACE_ORDERS."
+            "carries it out."
         ),
-        extensions=authenticated(),
     )
     async def request_service_cancellation(
-        self, info: Info[Context, None], input: RequestServiceCancellationInput
+        self, info: Info[Context, None], input: RequestServiceCancellationInput, granted: Granted
     ) -> RequestServiceCancellationPayload:
-        try:
-            service = await resolve.request_service_cancellation(
-                info.context,
-                service_id=decode_id(input.service_id, "Service"),
-                cancellation_type=input.type,
-                reason=input.reason,
-            )
-        except Rejected as rejected:
-            return RequestServiceCancellationPayload(user_errors=user_errors(rejected))
+        service = await resolve.request_service_cancellation(
+            info.context, service_id=granted.target.id, cancellation_type=input.type, reason=input.reason
+        )
         return RequestServiceCancellationPayload(changed=service)

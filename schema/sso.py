@@ -9,9 +9,9 @@ from strawberry.types import Info
 
 from resolvers import sso as resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
-from resolvers.ids import decode_id
-from schema.base import UserError, authenticated, user_errors
+from resolvers.policies import SERVICE
+from schema.base import UserError
+from schema.policy import Granted, OnObject, mutation
 
 
 @strawberry.input
@@ -28,19 +28,12 @@ class CreateServiceLoginLinkPayload:
 
 @strawberry.type
 class SsoMutations:
-    @strawberry.mutation(
-        description=(
-            "A short-lived link that signs the viewer into the service's control panel. Needs SERVICE_SSO."
-        ),
-        extensions=authenticated(),
+    @mutation(
+        OnObject("service_id", SERVICE, SERVICE.action("signIn")),
+        description="A short-lived link that signs the viewer into the service's control panel.",
     )
     async def create_service_login_link(
-        self, info: Info[Context, None], input: CreateServiceLoginLinkInput
+        self, info: Info[Context, None], input: CreateServiceLoginLinkInput, granted: Granted
     ) -> CreateServiceLoginLinkPayload:
-        try:
-            link = await resolve.create_service_login_link(
-                info.context, service_id=decode_id(input.service_id, "Service")
-            )
-        except Rejected as rejected:
-            return CreateServiceLoginLinkPayload(user_errors=user_errors(rejected))
+        link = await resolve.create_service_login_link(info.context, service_id=granted.target.id)
         return CreateServiceLoginLinkPayload(url=link.url, expires_at=link.expires_at)

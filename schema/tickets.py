@@ -10,14 +10,14 @@ import strawberry
 from strawberry.types import Info
 
 from models import support as models
-from models.permissions import Permission
 from models.support import TicketStatus
 from resolvers import tickets as resolve
 from resolvers.context import Context
-from resolvers.errors import Rejected
-from resolvers.ids import decode_id, encode_id
-from resolvers.permissions import require_in_account
-from schema.base import Node, UserError, authenticated, user_errors
+from resolvers.ids import encode_id
+from resolvers.policies import SERVICE, TICKET
+from schema.base import Node, UserError
+from schema.ids import decode_id
+from schema.policy import Granted, OnObject, gated, mutation, on_account
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
@@ -84,7 +84,10 @@ class Ticket(Node):
         assert user is not None
         return user
 
-    @strawberry.field(description="The service the ticket is about, if any. Needs VIEW_SERVICES.")
+    # Only a ticket about a service needs the permission (DESIGN rule 8).
+    @strawberry.field(
+        **gated(SERVICE.view, "The service the ticket is about, if any.", account_of="service_account_pk")
+    )
     async def service(
         self, info: Info[Context, None]
     ) -> Annotated[Service, strawberry.lazy("schema.services")] | None:
@@ -92,10 +95,13 @@ class Ticket(Node):
 
         if self.service_pk is None:
             return None
-        # Only a ticket about a service needs the permission (DESIGN rule 8).
-        await require_in_account(info.context, self.account_pk, Permission.VIEW_SERVICES)
         row = await info.context.loaders.service.load(self.service_pk)
         return Service.of(row) if row else None
+
+    @property
+    def service_account_pk(self) -> uuid.UUID | None:
+        """The account whose permission the service field needs; None when there is no service."""
+        return None if self.service_pk is None else self.account_pk
 
     @strawberry.field(description="Oldest first.")
     async def messages(self, info: Info[Context, None]) -> list[TicketMessage]:
@@ -141,45 +147,44 @@ class CloseTicketPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+def _service_id(input: OpenTicketInput) -> uuid.UUID | None:
+    return None if input.service_id is None else decode_id(input.service_id, "Service")
+
+
 @strawberry.type
 class TicketMutations:
-    @strawberry.mutation(extensions=authenticated())
-    async def open_ticket(self, info: Info[Context, None], input: OpenTicketInput) -> OpenTicketPayload:
-        try:
-            row = await resolve.open_ticket(
-                info.context,
-                account_id=decode_id(input.account_id, "ClientAccount"),
-                department=input.department,
-                subject=input.subject,
-                message=input.message,
-                service_id=input.service_id,
-            )
-        except Rejected as rejected:
-            return OpenTicketPayload(user_errors=user_errors(rejected))
+    @mutation(on_account("account_id", TICKET.change), prepare=_service_id)
+    async def open_ticket(
+        self, info: Info[Context, None], input: OpenTicketInput, granted: Granted
+    ) -> OpenTicketPayload:
+        assert granted.access is not None
+        row = await resolve.open_ticket(
+            info.context,
+            granted.access,
+            department=input.department,
+            subject=input.subject,
+            message=input.message,
+            service_named=input.service_id is not None,
+            service_id=granted.prepared,
+        )
         return OpenTicketPayload(ticket=Ticket.of(row))
 
-    @strawberry.mutation(
+    @mutation(
+        OnObject("ticket_id", TICKET),
         description=(
-            "A message from the account's side. Needs SUPPORT_TICKETS; a CLOSED ticket takes no "
-            "replies. An ANSWERED ticket becomes CUSTOMER_REPLY."
+            "A message from the account's side; a CLOSED ticket takes no replies. An ANSWERED ticket "
+            "becomes CUSTOMER_REPLY."
         ),
-        extensions=authenticated(),
     )
     async def reply_to_ticket(
-        self, info: Info[Context, None], input: ReplyToTicketInput
+        self, info: Info[Context, None], input: ReplyToTicketInput, granted: Granted
     ) -> ReplyToTicketPayload:
-        try:
-            row = await resolve.reply_to_ticket(
-                info.context, ticket_id=decode_id(input.ticket_id, "Ticket"), message=input.message
-            )
-        except Rejected as rejected:
-            return ReplyToTicketPayload(user_errors=user_errors(rejected))
+        row = await resolve.reply_to_ticket(info.context, granted.target, message=input.message)
         return ReplyToTicketPayload(ticket=Ticket.of(row))
 
-    @strawberry.mutation(description="Needs SUPPORT_TICKETS.", extensions=authenticated())
-    async def close_ticket(self, info: Info[Context, None], input: CloseTicketInput) -> CloseTicketPayload:
-        try:
-            row = await resolve.close_ticket(info.context, ticket_id=decode_id(input.ticket_id, "Ticket"))
-        except Rejected as rejected:
-            return CloseTicketPayload(user_errors=user_errors(rejected))
+    @mutation(OnObject("ticket_id", TICKET))
+    async def close_ticket(
+        self, info: Info[Context, None], input: CloseTicketInput, granted: Granted
+    ) -> CloseTicketPayload:
+        row = await resolve.close_ticket(info.context, granted.target)
         return CloseTicketPayload(ticket=Ticket.of(row))

@@ -10,10 +10,10 @@ from strawberry.types import Info
 from resolvers import account_security
 from resolvers import two_factor_setup as resolve
 from resolvers.context import Context
-from resolvers.ids import decode_id
 from schema.accounts import ClientAccount
 from schema.base import UserError
 from schema.identity import SignInPayload
+from schema.ids import decode_id
 from schema.policy import CookieSession, Granted, Public, SignedIn, mutation
 from schema.users import User
 

@@ -36,8 +36,9 @@ from models.database import Database
 from models.permissions import Permission
 from resolvers.affiliates import REFERRAL_ALPHABET, clear_commissions, record_commissions
 from resolvers.errors import Rejected, UserErrorCode
-from resolvers.ids import decode_id, encode_id
+from resolvers.ids import encode_id
 from resolvers.payments import mark_invoice_paid, refund_invoice
+from schema.ids import decode_id
 from tests.conftest import ROOT, make_settings
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api

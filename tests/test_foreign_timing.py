@@ -27,7 +27,8 @@ from models.database import Database
 from models.permissions import Permission
 from models.users import User
 from resolvers.context import Context, Principal
-from resolvers.ids import decode_global_id, encode_id
+from resolvers.ids import encode_id
+from schema.ids import decode_global_id
 from schema.schema import schema
 from tests.factories import (
     add_member,

@@ -25,7 +25,7 @@ from clientarea.settings import Settings
 from models import Invoice, Order
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import decode_id
+from schema.ids import decode_id
 from tests.contract_check import CONTRACT_OPERATIONS
 from tests.factories import add_member, create_user, session_for
 from tests.outages import ServerProcess, log_records, server_process

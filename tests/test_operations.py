@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from clientarea.catalogue import sync_catalogue
+from clientarea.cli import build_parser
 from clientarea.settings import Settings
 from models import (
     AccountStatus,
@@ -301,7 +302,7 @@ async def test_service_transitions(
 ) -> None:
     service = await _service(db, before)
 
-    changed = await command(db, settings, service_id=encode_id("Service", service.id))
+    changed = await command(db, settings, service_id=service.id)
 
     assert changed.status is after
     assert (await _get(db, Service, service.id)).status is after
@@ -332,7 +333,7 @@ async def test_service_transitions_from_the_wrong_state_are_refused(
     service = await _service(db, status)
 
     with pytest.raises(Rejected) as raised:
-        await command(db, settings, service_id=encode_id("Service", service.id))
+        await command(db, settings, service_id=service.id)
 
     code, message = _refusal(raised)
     assert code == "INVALID"
@@ -341,19 +342,37 @@ async def test_service_transitions_from_the_wrong_state_are_refused(
     assert await _events(db, "service.suspended") == []
 
 
+async def test_an_unknown_service_is_not_found(db: Database, settings: Settings) -> None:
+    with pytest.raises(Rejected) as raised:
+        await operations.suspend_service(db, settings, service_id=uuid.uuid4())
+
+    assert _refusal(raised)[0] == "NOT_FOUND"
+
+
 @pytest.mark.parametrize(
     "given",
     [
-        pytest.param(encode_id("Service", uuid.uuid4()), id="missing service"),
         pytest.param(encode_id("ClientAccount", uuid.uuid4()), id="another type"),
         pytest.param("not an id", id="garbage"),
+        pytest.param("x" * 10_000, id="huge"),
     ],
 )
-async def test_an_unknown_service_is_not_found(db: Database, settings: Settings, given: str) -> None:
-    with pytest.raises(Rejected) as raised:
-        await operations.suspend_service(db, settings, service_id=given)
+def test_the_command_line_refuses_what_is_not_a_service_id(
+    given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["services", "suspend", given])
 
-    assert _refusal(raised)[0] == "NOT_FOUND"
+    assert exited.value.code == 2
+    assert "is not a Service ID" in capsys.readouterr().err
+
+
+def test_the_command_line_reads_a_service_id() -> None:
+    key = uuid.uuid4()
+
+    args = build_parser().parse_args(["services", "suspend", encode_id("Service", key)])
+
+    assert args.service_id == key
 
 
 # --- accounts -----------------------------------------------------------------------------
@@ -363,7 +382,7 @@ async def test_a_closed_account_cannot_order(api: Api, db: Database, settings: S
     placed = await _place(api, db, settings)
     account_id = encode_id("ClientAccount", placed.account.id)
 
-    closed = await operations.close_account(db, settings, account_id=account_id)
+    closed = await operations.close_account(db, settings, account_id=placed.account.id)
     response = await placed.client(
         PLACE_ORDER,
         {
@@ -383,13 +402,12 @@ async def test_a_closed_account_cannot_order(api: Api, db: Database, settings: S
 
 async def test_closing_twice_or_an_unknown_account_is_refused(db: Database, settings: Settings) -> None:
     account = await create_account(db, owner=await create_user(db))
-    account_id = encode_id("ClientAccount", account.id)
-    await operations.close_account(db, settings, account_id=account_id)
+    await operations.close_account(db, settings, account_id=account.id)
 
     with pytest.raises(Rejected) as twice:
-        await operations.close_account(db, settings, account_id=account_id)
+        await operations.close_account(db, settings, account_id=account.id)
     with pytest.raises(Rejected) as unknown:
-        await operations.close_account(db, settings, account_id=encode_id("ClientAccount", uuid.uuid4()))
+        await operations.close_account(db, settings, account_id=uuid.uuid4())
 
     assert _refusal(twice) == ("INVALID", "The account is CLOSED already.")
     assert _refusal(unknown)[0] == "NOT_FOUND"

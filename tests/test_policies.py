@@ -16,23 +16,6 @@ from schema.schema import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Mutations still checking their requirement inside the resolver; this list only shrinks.
-NOT_YET_DECLARED = frozenset(
-    {
-        "createContact", "updateContact", "deleteContact", "changeServiceSpecifications",
-        "requestServiceCancellation", "createServiceLoginLink", "placeOrder", "openTicket",
-        "replyToTicket", "closeTicket",
-    }
-)  # fmt: skip
-# Modules that may still name a permission of a kind of object; this list only shrinks.
-NAMING_PERMISSIONS_YET = frozenset(
-    {
-        "resolvers/contacts.py", "resolvers/invoices.py", "resolvers/nodes.py", "resolvers/orders.py",
-        "resolvers/services.py", "resolvers/sso.py", "resolvers/tickets.py", "resolvers/upgrades.py",
-        "schema/accounts.py", "schema/orders.py", "schema/services.py", "schema/tickets.py",
-        "resolvers/domains.py",
-    }
-)  # fmt: skip
 # Where permissions themselves are defined, described and combined (not stated for a kind).
 PERMISSION_CORE = frozenset(
     {
@@ -72,16 +55,9 @@ def test_every_mutation_declares_its_requirement() -> None:
     undeclared = {
         name for name, field in mutations.fields.items() if not hasattr(_definition(field), "requirement")
     }
-    assert undeclared <= NOT_YET_DECLARED, f"mutations without a declared requirement: {undeclared}"
-
-
-def test_the_not_yet_declared_list_only_names_undeclared_mutations() -> None:
-    mutations = schema._schema.type_map["Mutation"]
-    assert isinstance(mutations, GraphQLObjectType)
-    declared = {
-        name for name, field in mutations.fields.items() if hasattr(_definition(field), "requirement")
-    }
-    assert not declared & NOT_YET_DECLARED, f"declared now, drop from the list: {declared & NOT_YET_DECLARED}"
+    assert not undeclared, (
+        f"mutations without a declared requirement (schema/policy.py mutation): {undeclared}"
+    )
 
 
 def test_a_needs_sentence_comes_from_a_declaration() -> None:
@@ -98,18 +74,7 @@ def test_a_needs_sentence_comes_from_a_declaration() -> None:
                 texts.append(needs.text)
             if not any(text and text in description for text in texts):
                 loose.append(f"{type_name}.{name}")
-    undeclared_mutations = {f"Mutation.{name}" for name in NOT_YET_DECLARED}
-    pending = set(loose) - undeclared_mutations
-    assert not pending - _PENDING_FIELDS, f"'Needs ...' written by hand: {sorted(pending - _PENDING_FIELDS)}"
-
-
-_PENDING_FIELDS = frozenset(
-    {
-        "OrderItem.service", "OrderItem.domain",
-        "Ticket.service", "ChangeServiceSpecificationsPayload.service",
-        "RequestServiceCancellationPayload.service",
-    }
-)  # fmt: skip
+    assert not loose, f"'Needs ...' written by hand, not from a policy: {sorted(loose)}"
 
 
 _PERMISSION = re.compile(r"\bPermission\.[A-Z_]+\b")
@@ -124,7 +89,7 @@ def test_permissions_of_a_kind_are_named_in_one_place() -> None:
                 continue
             if _PERMISSION.search(path.read_text()):
                 naming.add(relative)
-    assert naming <= NAMING_PERMISSIONS_YET, f"permissions named outside resolvers/policies.py: {naming}"
+    assert not naming, f"permissions named outside resolvers/policies.py: {sorted(naming)}"
 
 
 def test_every_policy_names_a_kind_of_the_schema() -> None:
