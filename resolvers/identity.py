@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clientarea.auth import (
-    digest,
     hash_password,
-    new_api_token,
     start_session,
-    token_display_prefix,
     verify_password,
 )
 from models.accounts import ClientAccount
-from models.auth import ApiToken, ApiTokenAccount, Session
+from models.auth import ApiToken, Session
 from models.base import utcnow
-from models.permissions import Permission, to_mask
 from models.users import User
 from resolvers import two_factor
 from resolvers.accounts import add_account, check_account
@@ -30,78 +26,19 @@ from resolvers.audit import record
 from resolvers.context import Context, Principal
 from resolvers.email_verification import mark_verified, send_verification_link
 from resolvers.emails import language_for_country
-from resolvers.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.errors import Rejected, UserErrorCode, reject
 from resolvers.ids import encode_id
 from resolvers.password_resets import find_usable_token, redeem_token
 from resolvers.passwords import password_weakness
-from resolvers.permissions import require_principal
 from resolvers.ratelimits import Limits, allowed, count_attempt, release_attempt
-from resolvers.scope_changes import (
-    ScopeRequest,
-    choose_scope,
-    copy_scope,
-    require_scoped_permissions,
-    write_scope,
+from resolvers.sessions import (
+    _begin_session,
+    _clear_session_cookie,
+    _revoke_current_session,
+    client_address,
+    open_session,
 )
-from resolvers.scopes import API_TOKEN_SCOPE
 from resolvers.validation import BillingProfileLike, Checker
-
-
-def client_address(context: Context) -> str:
-    """The caller's address (uvicorn resolves trusted proxies' X-Forwarded-For)."""
-    client = context.request.client if context.request is not None else None
-    return client.host if client else "unknown"
-
-
-def _set_session_cookie(context: Context, secret: str) -> None:
-    settings = context.settings
-    if context.response is not None:
-        context.response.set_cookie(
-            settings.cookie_name,
-            secret,
-            max_age=settings.session_absolute_days * 86400,
-            httponly=True,
-            secure=settings.cookie_secure,
-            samesite="lax",
-            path="/",
-        )
-
-
-def _clear_session_cookie(context: Context) -> None:
-    settings = context.settings
-    if context.response is not None:
-        context.response.delete_cookie(
-            settings.cookie_name,
-            httponly=True,
-            secure=settings.cookie_secure,
-            samesite="lax",
-            path="/",
-        )
-
-
-def _current_cookie(context: Context) -> str | None:
-    if context.request is None:
-        return None
-    return context.request.cookies.get(context.settings.cookie_name)
-
-
-async def _revoke_current_session(context: Context) -> None:
-    """A sign-in replaces whatever session the browser had (no session fixation)."""
-    secret = _current_cookie(context)
-    if secret:
-        async with context.db.begin() as session:
-            await session.execute(
-                update(Session)
-                .where(Session.token_hash == digest(secret), Session.revoked_at.is_(None))
-                .values(revoked_at=utcnow())
-            )
-
-
-async def _begin_session(context: Context, user: User, secret: str, session_id: uuid.UUID) -> None:
-    _set_session_cookie(context, secret)
-    context.become(
-        Principal(user_id=user.id, email=user.email, credential="session", credential_id=session_id)
-    )
 
 
 async def sign_up(
@@ -218,23 +155,6 @@ async def sign_in(context: Context, *, email: str, password: str) -> SignedIn:
     return SignedIn(user)
 
 
-async def open_session(context: Context, user: User) -> None:
-    """Signs the user in: a new session replaces the browser's old one; audited."""
-    await _revoke_current_session(context)
-    async with context.db.begin() as session:
-        secret, login = start_session(session, context.settings, user.id)
-        await session.execute(update(User).where(User.id == user.id).values(last_login_at=utcnow()))
-        await session.flush()
-        record(
-            session,
-            context,
-            "user.signed_in",
-            actor_id=user.id,
-            subject_id=encode_id("User", user.id),
-        )
-    await _begin_session(context, user, secret, login.id)
-
-
 def _audit_failure(session: AsyncSession, context: Context, user: User | None) -> None:
     record(
         session,
@@ -256,134 +176,6 @@ async def sign_out(context: Context, principal: Principal) -> None:
             record(session, context, "user.signed_out", subject_id=encode_id("User", principal.user_id))
     _clear_session_cookie(context)
     context.become(None)
-
-
-@dataclass(frozen=True)
-class MintedToken:
-    secret: str
-    token: ApiToken
-
-
-async def create_api_token(
-    context: Context,
-    principal: Principal,
-    *,
-    name: str,
-    account_ids: list[uuid.UUID | None] | None,
-    permissions: list[Permission] | None,
-    expires_at: datetime | None,
-    scope: ScopeRequest | None = None,
-) -> MintedToken:
-    """A new token of the viewer (a session or an unrestricted token of a proven address: rules 13
-    and 14); `account_ids` decoded, None for a well-formed ID of another type."""
-    check = Checker()
-    name = check.text(("input", "name"), name, max_length=100)
-    now = utcnow()
-    if expires_at is not None:
-        if expires_at.tzinfo is None:
-            check.fail(("input", "expiresAt"), "Give the time with a timezone.")
-        elif expires_at <= now:
-            check.fail(("input", "expiresAt"), "The expiry must be in the future.")
-        elif expires_at > now + timedelta(days=366 * 5):
-            check.fail(("input", "expiresAt"), "A token can live at most five years.")
-    if check.problems:
-        raise Rejected(check.problems)
-
-    # Only an unrestricted token gets here; what it mints never lives longer than itself.
-    scoped_accounts: list[uuid.UUID] | None = None
-    if account_ids is not None:
-        scoped_accounts = []
-        for index, account_id in enumerate(account_ids):
-            if account_id is None or await context.access(account_id) is None:
-                raise not_found("input", "accountIds", str(index))
-            if account_id not in scoped_accounts:
-                scoped_accounts.append(account_id)
-    scoped_permissions = frozenset(permissions) if permissions is not None else None
-    if principal.credential == "token":
-        async with context.db.read() as session:
-            parent_expiry = await session.scalar(
-                select(ApiToken.expires_at).where(ApiToken.id == principal.credential_id)
-            )
-        if parent_expiry is not None:
-            if expires_at is None:
-                expires_at = parent_expiry
-            elif expires_at > parent_expiry:
-                raise reject(
-                    "A token cannot outlive the token creating it.",
-                    UserErrorCode.PERMISSION_ESCALATION,
-                    "input",
-                    "expiresAt",
-                )
-    chosen_scope = None
-    if scope is not None:
-        if scoped_permissions is not None:
-            require_scoped_permissions(scoped_permissions)
-        # Through the viewer's scoped loaders: never wider than the user's (or this token's) scope.
-        chosen_scope = await choose_scope(
-            context, scope, account_ids=None if scoped_accounts is None else frozenset(scoped_accounts)
-        )
-
-    secret = new_api_token()
-    async with context.db.begin() as session:
-        token = ApiToken(
-            user_id=principal.user_id,
-            name=name,
-            prefix=token_display_prefix(secret),
-            token_hash=digest(secret),
-            all_accounts=scoped_accounts is None,
-            permissions=None if scoped_permissions is None else to_mask(scoped_permissions),
-            expires_at=expires_at,
-            scoped=chosen_scope is not None or principal.token_scoped,
-        )
-        session.add(token)
-        await session.flush()
-        for account_id in scoped_accounts or []:
-            session.add(ApiTokenAccount(token_id=token.id, account_id=account_id))
-        if chosen_scope is not None:
-            await write_scope(session, API_TOKEN_SCOPE, token.id, chosen_scope)
-        elif principal.token_scoped:
-            # Minted by a scoped token without a scope of its own: it inherits its parent's.
-            await copy_scope(session, API_TOKEN_SCOPE, principal.credential_id, API_TOKEN_SCOPE, token.id)
-        record(session, context, "api_token.created", subject_id=encode_id("ApiToken", token.id))
-    context.loaders.token_accounts.prime(token.id, scoped_accounts or [])
-    return MintedToken(secret=secret, token=token)
-
-
-async def revoke_api_token(context: Context, principal: Principal, *, token_id: uuid.UUID | None) -> ApiToken:
-    if principal.restricted and token_id != principal.credential_id:
-        # Whatever the target: a restricted token may end itself, nothing else (DESIGN rule 14).
-        raise reject(
-            "An API token restricted to some accounts or permissions can revoke only itself.",
-            UserErrorCode.FORBIDDEN,
-        )
-    async with context.db.begin() as session:
-        token = None
-        if token_id is not None:
-            token = await session.scalar(
-                select(ApiToken)
-                .where(
-                    ApiToken.id == token_id,
-                    ApiToken.user_id == principal.user_id,
-                    ApiToken.revoked_at.is_(None),
-                )
-                .with_for_update()
-            )
-        if token is None:
-            raise not_found("input", "apiTokenId")
-        token.revoked_at = utcnow()
-        record(session, context, "api_token.revoked", subject_id=encode_id("ApiToken", token.id))
-    return token
-
-
-async def viewer_api_tokens(context: Context) -> list[ApiToken]:
-    principal = require_principal(context)
-    statement = select(ApiToken).where(ApiToken.user_id == principal.user_id, ApiToken.revoked_at.is_(None))
-    if principal.restricted:
-        # A restricted token sees only itself, never the user's wider tokens (DESIGN rule 14).
-        statement = statement.where(ApiToken.id == principal.credential_id)
-    async with context.db.read() as session:
-        tokens = await session.scalars(statement.order_by(ApiToken.id))
-        return list(tokens)
 
 
 TOKEN_INVALID_MESSAGE = "This link is invalid, used or expired; ask for a new one."

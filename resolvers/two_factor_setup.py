@@ -23,10 +23,10 @@ from resolvers import two_factor
 from resolvers.audit import record
 from resolvers.context import Context, Principal
 from resolvers.errors import Rejected, UserErrorCode, reject
-from resolvers.identity import open_session
 from resolvers.ids import encode_id
 from resolvers.outbox import enqueue
 from resolvers.password_resets import format_expiry, language_of_user
+from resolvers.sessions import open_session
 
 CODE_FAILED = "user.two_factor_failed"
 PASSWORD_FAILED = "user.password_check_failed"

@@ -22,7 +22,7 @@ from resolvers.billing import CYCLE_MONTHS, ItemDraft, cents, draft_order, perio
 from resolvers.context import Context
 from resolvers.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.ids import encode_id
-from resolvers.orders import SpecificationLike
+from resolvers.order_items import SpecificationLike
 from resolvers.permissions import require_principal
 from resolvers.pricing import PriceList, price_lists
 from resolvers.validation import Checker

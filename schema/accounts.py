@@ -18,12 +18,10 @@ from resolvers import contacts as contacts_resolve
 from resolvers import invitations as invitations_resolve
 from resolvers import invoices as invoices_resolve
 from resolvers import members as members_resolve
-from resolvers import scopes as scopes_resolve
 from resolvers.context import Access, Context
 from resolvers.ids import encode_id
 from resolvers.invitations import InvitationStatus
-from resolvers.lookahead import accounts_ahead, at_hand
-from resolvers.pagination import Page
+from resolvers.lookahead import at_hand
 from resolvers.policies import (
     ACCOUNT,
     AFFILIATE,
@@ -39,16 +37,12 @@ from resolvers.policies import (
 )
 from schema.base import (
     Address,
-    AddressInput,
     Connection,
     Node,
-    PageInfo,
-    UserError,
     account_keys,
 )
 from schema.ids import decode_id
-from schema.lookahead import selected
-from schema.policy import Granted, Identity, gated, mutation, on_account
+from schema.policy import gated
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
@@ -93,23 +87,6 @@ class BillingProfile:
             tax_id=row.billing_tax_id,
             currency_code=row.currency_code,
         )
-
-
-@strawberry.input
-class BillingProfileInput:
-    first_name: str
-    last_name: str
-    company_name: str | None = None
-    email: str
-    phone: str = strawberry.field(description="E.164 (+43123456) or its EPP form (+43.123456).")
-    address: AddressInput
-    tax_id: str | None = strawberry.field(
-        default=None,
-        description=(
-            "VAT identification number; with it, an EU business outside the provider's country "
-            "is invoiced by reverse charge."
-        ),
-    )
 
 
 @strawberry.type(
@@ -312,72 +289,6 @@ def _permissions(access: Access) -> list[Permission]:
 
 
 @strawberry.type
-class ClientAccountEdge:
-    cursor: str
-    node: ClientAccount
-    role: MembershipRole
-    permissions: list[Permission] = strawberry.field(
-        description=(
-            "The viewer's effective permissions in this account: every one for the owner; for an "
-            "API token, narrowed by the token."
-        )
-    )
-    two_factor_required: bool = strawberry.field(
-        description=(
-            "True when the account requires two-factor sign-in and the viewer has not turned it on: the "
-            "viewer then holds no permission here (permissions is empty)."
-        )
-    )
-    account_pk: strawberry.Private[uuid.UUID]
-
-    @strawberry.field(
-        description=(
-            "Null: the whole account. Otherwise the viewer's service and domain permissions here "
-            "reach only these services and domains."
-        )
-    )
-    async def scope(
-        self, info: Info[Context, None]
-    ) -> Annotated[MembershipScope, strawberry.lazy("schema.scopes")] | None:
-        from schema.scopes import scope_of
-
-        return scope_of(await scopes_resolve.viewer_scope(info.context, self.account_pk))
-
-
-@strawberry.type
-class ClientAccountConnection:
-    edges: list[ClientAccountEdge]
-    page_info: PageInfo
-    page: strawberry.Private[Page[tuple[models.ClientAccount, Access]]]
-
-    @classmethod
-    async def of(
-        cls, info: Info[Context, None], page: Page[tuple[models.ClientAccount, Access]]
-    ) -> ClientAccountConnection:
-        nodes = [ClientAccount.of(account) for _, (account, _) in page.edges]
-        await accounts_ahead(info.context, [a.account_pk for a in nodes], selected(info, "edges", "node"))
-        return cls(
-            edges=[
-                ClientAccountEdge(
-                    cursor=cursor,
-                    node=node,
-                    role=access.role,
-                    permissions=ordered(access.permissions),
-                    two_factor_required=access.two_factor_required,
-                    account_pk=access.account_id,
-                )
-                for (cursor, (_, access)), node in zip(page.edges, nodes, strict=True)
-            ],
-            page_info=PageInfo.of(page),
-            page=page,
-        )
-
-    @strawberry.field
-    async def total_count(self) -> int:
-        return await self.page.count()
-
-
-@strawberry.type
 class Membership(Node):
     id: strawberry.ID
     role: MembershipRole
@@ -438,30 +349,6 @@ class Membership(Node):
         return await in_history(info, self.invited_by_pk)
 
 
-@strawberry.input
-class CreateClientAccountInput:
-    name: str
-    billing_profile: BillingProfileInput
-
-
-@strawberry.type
-class CreateClientAccountPayload:
-    account: ClientAccount | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class UpdateBillingProfileInput:
-    account_id: strawberry.ID
-    billing_profile: BillingProfileInput
-
-
-@strawberry.type
-class UpdateBillingProfilePayload:
-    account: ClientAccount | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
 @strawberry.type
 class AccountQueries:
     @strawberry.field(description="A client account the viewer is a member of; null otherwise.")
@@ -471,90 +358,3 @@ class AccountQueries:
             return None
         row = await resolve.account_for_viewer(info.context, account_id)
         return ClientAccount.of(row) if row else None
-
-
-@strawberry.type
-class AccountMutations:
-    @mutation(
-        Identity(),
-        description=(
-            "A further client account owned by the viewer (e.g. an agency's own account, billed to it)."
-        ),
-    )
-    async def create_client_account(
-        self, info: Info[Context, None], input: CreateClientAccountInput, granted: Granted
-    ) -> CreateClientAccountPayload:
-        assert granted.principal is not None
-        row = await resolve.create_client_account(
-            info.context, granted.principal, name=input.name, billing=input.billing_profile
-        )
-        return CreateClientAccountPayload(account=ClientAccount.of(row))
-
-    @mutation(on_account("account_id", ACCOUNT.change))
-    async def update_billing_profile(
-        self, info: Info[Context, None], input: UpdateBillingProfileInput, granted: Granted
-    ) -> UpdateBillingProfilePayload:
-        assert granted.access is not None
-        row = await resolve.update_billing_profile(
-            info.context, granted.access.account_id, billing=input.billing_profile
-        )
-        return UpdateBillingProfilePayload(account=ClientAccount.of(row))
-
-
-@strawberry.input
-class AccountOwnerInput:
-    email: str
-    name: str
-
-
-@strawberry.input
-class CreateClientAccountOnBehalfInput:
-    owner: AccountOwnerInput
-    name: str
-    billing_profile: BillingProfileInput
-    permissions: list[Permission] = strawberry.field(
-        description="The permissions the viewer (the agency) receives in the new account."
-    )
-    power_of_attorney: bool = strawberry.field(
-        description="Must be true: the viewer confirms they hold the customer's power of attorney."
-    )
-
-
-@strawberry.type
-class CreateClientAccountOnBehalfPayload:
-    account: ClientAccount | None = None
-    membership: Membership | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class AccountOnBehalfMutations:
-    # Registering someone else's address reaches beyond the viewer's own account (rules 13, 14).
-    @mutation(
-        Identity(verified=True),
-        description=(
-            "An agency, holding its customer's power of attorney, registers a client account\n"
-            "for the customer: the customer becomes owner (and is sent an email to set a\n"
-            "password), the viewer becomes a user of it with the permissions asked for."
-        ),
-    )
-    async def create_client_account_on_behalf(
-        self, info: Info[Context, None], input: CreateClientAccountOnBehalfInput, granted: Granted
-    ) -> CreateClientAccountOnBehalfPayload:
-        assert granted.principal is not None
-        account, membership = await resolve.create_client_account_on_behalf(
-            info.context,
-            granted.principal,
-            owner_email=input.owner.email,
-            owner_name=input.owner.name,
-            name=input.name,
-            billing=input.billing_profile,
-            permissions=input.permissions,
-            power_of_attorney=input.power_of_attorney,
-        )
-        if await info.context.access(account.id) is None:
-            # An API token restricted to other accounts does not reach the new one (DESIGN rule 5).
-            return CreateClientAccountOnBehalfPayload()
-        return CreateClientAccountOnBehalfPayload(
-            account=ClientAccount.of(account), membership=Membership.of(membership)
-        )

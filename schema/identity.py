@@ -13,12 +13,14 @@ from strawberry.types import Info
 from models import auth as models
 from models.permissions import Permission, from_mask, ordered
 from resolvers import accounts as accounts_resolve
-from resolvers import email_verification, reset_requests
+from resolvers import api_tokens, email_verification
 from resolvers import identity as resolve
 from resolvers.context import Context, Principal
 from resolvers.ids import encode_id
 from resolvers.scope_changes import ScopeRequest
-from schema.accounts import BillingProfileInput, ClientAccount, ClientAccountConnection
+from schema.account_connections import ClientAccountConnection
+from schema.account_mutations import BillingProfileInput
+from schema.accounts import ClientAccount
 from schema.base import Connection, Node, UserError
 from schema.ids import decode_id
 from schema.policy import Granted, Identity, Public, SignedIn, mutation
@@ -180,7 +182,7 @@ class Viewer:
         description="The viewer's API tokens (never their secret). A restricted API token sees only itself."
     )
     async def api_tokens(self, info: Info[Context, None]) -> list[ApiToken]:
-        return [ApiToken.of(row) for row in await resolve.viewer_api_tokens(info.context)]
+        return [ApiToken.of(row) for row in await api_tokens.viewer_api_tokens(info.context)]
 
     @strawberry.field(
         description=(
@@ -354,7 +356,7 @@ class IdentityMutations:
     ) -> CreateApiTokenPayload:
         assert granted.principal is not None
         request: _TokenRequest = granted.prepared
-        minted = await resolve.create_api_token(
+        minted = await api_tokens.create_api_token(
             info.context,
             granted.principal,
             name=input.name,
@@ -372,67 +374,5 @@ class IdentityMutations:
         self, info: Info[Context, None], input: RevokeApiTokenInput, granted: Granted
     ) -> RevokeApiTokenPayload:
         assert granted.principal is not None
-        row = await resolve.revoke_api_token(info.context, granted.principal, token_id=granted.prepared)
+        row = await api_tokens.revoke_api_token(info.context, granted.principal, token_id=granted.prepared)
         return RevokeApiTokenPayload(api_token=ApiToken.of(row))
-
-
-@strawberry.input
-class RequestPasswordResetInput:
-    email: str
-
-
-@strawberry.type
-class RequestPasswordResetPayload:
-    ok: bool = False
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list,
-        description="Only input or rate-limit problems; never whether the email exists.",
-    )
-
-
-@strawberry.input
-class ResetPasswordInput:
-    token: str
-    password: str
-
-
-@strawberry.type
-class ResetPasswordPayload:
-    user: User | None = None
-    two_factor_challenge: str | None = strawberry.field(
-        default=None,
-        description="Set instead of a session for a user with two-factor sign-in (see SignInPayload).",
-    )
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class PasswordResetMutations:
-    @mutation(
-        Public(),
-        description=(
-            "Answers the same whether or not the email exists; emails a link with a reset token when it does."
-        ),
-    )
-    async def request_password_reset(
-        self, info: Info[Context, None], input: RequestPasswordResetInput, granted: Granted
-    ) -> RequestPasswordResetPayload:
-        await reset_requests.request_password_reset(info.context, email=input.email)
-        return RequestPasswordResetPayload(ok=True)
-
-    @mutation(
-        Public(),
-        description=(
-            "Sets a new password from an emailed token (also how an owner registered on their behalf "
-            "sets their first password). It verifies the email address and ends every session and every "
-            "API token of the user; then it starts a session, or, for a user with two-factor sign-in, "
-            "returns a twoFactorChallenge instead."
-        ),
-    )
-    async def reset_password(
-        self, info: Info[Context, None], input: ResetPasswordInput, granted: Granted
-    ) -> ResetPasswordPayload:
-        signed_in = await resolve.reset_password(info.context, token=input.token, password=input.password)
-        if signed_in.challenge is not None:
-            return ResetPasswordPayload(two_factor_challenge=signed_in.challenge)
-        return ResetPasswordPayload(user=User.of(signed_in.user))

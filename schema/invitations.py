@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from models import invitations as models
 from models.permissions import Permission, ordered
+from resolvers import invitation_accept
 from resolvers import invitations as resolve
 from resolvers.context import Context
 from resolvers.ids import encode_id
@@ -175,7 +176,7 @@ class InvitationQueries:
         description="What an invitation link shows before it is accepted; null for an unknown token."
     )
     async def invitation(self, info: Info[Context, None], token: str) -> InvitationPreview | None:
-        found = await resolve.preview(info.context, token=token)
+        found = await invitation_accept.preview(info.context, token=token)
         if found is None:
             return None
         return InvitationPreview(
@@ -244,7 +245,7 @@ class InvitationMutations:
         self, info: Info[Context, None], input: AcceptInvitationInput, granted: Granted
     ) -> AcceptInvitationPayload:
         assert granted.principal is not None
-        row = await resolve.accept_invitation(
+        row = await invitation_accept.accept_invitation(
             info.context,
             granted.principal,
             token=input.token,
@@ -260,7 +261,7 @@ class InvitationMutations:
     async def sign_up_with_invitation(
         self, info: Info[Context, None], input: SignUpWithInvitationInput, granted: Granted
     ) -> SignUpWithInvitationPayload:
-        done = await resolve.sign_up_with_invitation(
+        done = await invitation_accept.sign_up_with_invitation(
             info.context, token=input.token, name=input.name, password=input.password
         )
         return SignUpWithInvitationPayload(user=User.of(done.user), membership=Membership.of(done.membership))

@@ -23,7 +23,8 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from clientarea.logs import current_request_id
-from schema.accounts import AccountMutations, AccountOnBehalfMutations, AccountQueries, Membership
+from schema.account_mutations import AccountMutations, AccountOnBehalfMutations
+from schema.accounts import AccountQueries, Membership
 from schema.affiliates import AffiliateMutations
 from schema.audit import AuditEvent
 from schema.availability import service_unavailable, unavailability
@@ -33,7 +34,7 @@ from schema.domains import Domain, DomainMutations
 from schema.email_verification import EmailVerificationMutations
 from schema.enum_descriptions import describe_enums
 from schema.enum_output import speed_up_enum_output
-from schema.identity import IdentityMutations, IdentityQueries, PasswordResetMutations
+from schema.identity import IdentityMutations, IdentityQueries
 from schema.input_limits import document_input_limits
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.limits import (
@@ -49,6 +50,7 @@ from schema.limits import (
 from schema.members import MemberMutations
 from schema.nodes import NodeQueries
 from schema.orders import Invoice, Order, OrderMutations
+from schema.password_resets import PasswordResetMutations
 from schema.scalars import SCALARS
 from schema.scopes import ScopeMutations
 from schema.services import Service, ServiceMutations
