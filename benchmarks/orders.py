@@ -26,10 +26,10 @@ from sqlalchemy import select
 
 from clientarea.catalogue import sync_catalogue
 from clientarea.migrate import upgrade
-from clientarea.settings import Settings
 from models.catalogue import Product
 from models.database import Database
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import create_account, create_user, session_for
 from tests.outages import server_process
 

@@ -18,8 +18,8 @@ from pyinstrument import Profiler
 from benchmarks.read_paths import operations, populate
 from clientarea.app import create_app
 from clientarea.migrate import upgrade
-from clientarea.settings import Settings
 from models.database import Database
+from resolvers.core.settings import Settings
 
 
 async def main(argv: list[str]) -> None:

@@ -21,15 +21,15 @@ from starlette.types import Message, Receive, Scope, Send
 from clientarea.availability import DatabaseUnavailableMiddleware
 from clientarea.gc_tuning import tune_gc
 from clientarea.graphql_endpoint import GraphQLEndpoint
-from clientarea.logs import reset_request_id, set_request_id
 from clientarea.mailer import Mailer
 from clientarea.middleware import HTTPMiddleware, ResponseSend
 from clientarea.observability import observe
 from clientarea.origins import CookieOrigins, allowed_origins
-from clientarea.settings import Settings, get_settings
 from clientarea.sso import sso_verify_endpoint
 from models.availability import DatabaseUnavailable
 from models.database import Database
+from resolvers.core.logs import reset_request_id, set_request_id
+from resolvers.core.settings import Settings, get_settings
 from schema.schema import build_schema
 
 access_logger = logging.getLogger("clientarea.access")

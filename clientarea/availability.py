@@ -8,7 +8,7 @@ from starlette.types import Receive, Scope, Send
 
 from clientarea.middleware import HTTPMiddleware, ResponseSend
 from models.availability import DatabaseUnavailable
-from schema.availability import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
+from schema.core.availability import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
 
 
 def unavailable_response(unavailable: DatabaseUnavailable) -> Response:

@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from clientarea.logs import configure_logging, logging_config
-from clientarea.settings import Settings, get_settings
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.logs import configure_logging, logging_config
+from resolvers.core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from models.database import Database
@@ -87,7 +87,7 @@ def _mail_deliver(args: argparse.Namespace) -> int:
 
     from clientarea.mailer import deliver_due
     from models.database import Database
-    from resolvers.reset_requests import answer_stale_reset_requests
+    from resolvers.password_resets.requests import answer_stale_reset_requests
 
     configure_logging()
     settings = get_settings()
@@ -137,7 +137,7 @@ def _documents_load(args: argparse.Namespace) -> int:
 
 
 def _two_factor_rotate_keys(_args: argparse.Namespace) -> int:
-    from resolvers.two_factor import reencrypt_secrets
+    from resolvers.two_factor.two_factor import reencrypt_secrets
 
     async def work(db: Database, settings: Settings) -> str:
         return f"re-encrypted {await reencrypt_secrets(db, settings)} two-factor secret(s) with the first key"
@@ -150,7 +150,7 @@ def _run_staff_command(work: Callable[[Database, Settings], Awaitable[str]]) -> 
     import asyncio
 
     from models.database import Database
-    from resolvers.errors import Rejected
+    from resolvers.core.errors import Rejected
 
     configure_logging()
     settings = get_settings()
@@ -184,7 +184,7 @@ def _tickets_reply(args: argparse.Namespace) -> int:
 
 
 def _invoices(args: argparse.Namespace) -> int:
-    from resolvers.payments import mark_invoice_paid, refund_invoice
+    from resolvers.billing.payments import mark_invoice_paid, refund_invoice
 
     change = mark_invoice_paid if args.invoices_command == "mark-paid" else refund_invoice
 
@@ -197,7 +197,7 @@ def _invoices(args: argparse.Namespace) -> int:
 
 def _orders(args: argparse.Namespace) -> int:
     from models.billing import InvoiceStatus
-    from resolvers import operations
+    from resolvers.staff import operations
 
     async def work(db: Database, settings: Settings) -> str:
         if args.orders_command == "accept":
@@ -225,8 +225,8 @@ def _global_id(type_name: str) -> Callable[[str], uuid.UUID]:
     """An argument type: the key of a global ID of `type_name`, as the API shows it."""
 
     def key(given: str) -> uuid.UUID:
-        from resolvers.errors import BadUserInput
-        from schema.ids import decode_id
+        from resolvers.core.errors import BadUserInput
+        from schema.core.ids import decode_id
 
         try:
             decoded = decode_id(given.strip(), type_name)
@@ -240,7 +240,7 @@ def _global_id(type_name: str) -> Callable[[str], uuid.UUID]:
 
 
 def _services(args: argparse.Namespace) -> int:
-    from resolvers import operations
+    from resolvers.staff import operations
 
     change = {
         "suspend": operations.suspend_service,
@@ -256,7 +256,7 @@ def _services(args: argparse.Namespace) -> int:
 
 
 def _accounts_close(args: argparse.Namespace) -> int:
-    from resolvers.operations import close_account
+    from resolvers.staff.operations import close_account
 
     async def work(db: Database, settings: Settings) -> str:
         account = await close_account(db, settings, account_id=args.account_id)
@@ -266,7 +266,7 @@ def _accounts_close(args: argparse.Namespace) -> int:
 
 
 def _jobs_run(_args: argparse.Namespace) -> int:
-    from resolvers.jobs import run_jobs
+    from resolvers.staff.jobs import run_jobs
 
     async def work(db: Database, settings: Settings) -> str:
         return (await run_jobs(db, settings)).line()

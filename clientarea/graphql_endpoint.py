@@ -35,7 +35,6 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from clientarea.auth import InvalidToken, authenticate
 from clientarea.graphiql import with_offline_notice
 from clientarea.graphql_http import (
     GRAPHQL_RESPONSE_JSON,
@@ -49,15 +48,16 @@ from clientarea.graphql_http import (
     refusal_response,
     require_json_body,
 )
-from clientarea.logs import current_request_id
 from clientarea.origins import CookieOrigins
 from clientarea.persisted import register, resolve_document
-from clientarea.settings import Settings
 from models.availability import DatabaseUnavailable
 from models.database import Database
-from resolvers.context import Context, Principal
-from schema.availability import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
-from schema.limits import MAX_TOKENS
+from resolvers.core.context import Context, Principal
+from resolvers.core.logs import current_request_id
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import InvalidToken, authenticate
+from schema.core.availability import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
+from schema.core.limits import MAX_TOKENS
 from schema.schema import CACHE_SIZE, INTERNAL_ERROR_MESSAGE, error_code
 
 error_logger = logging.getLogger("clientarea.errors")
@@ -255,7 +255,7 @@ class GraphQLEndpoint:
                 payload.pop("data")
                 status = 400
         if cookies.status_code == 503:
-            # A resolver found the database away (schema/availability.py).
+            # A resolver found the database away (schema/core/availability.py).
             status = 503
         response = graphql_response(payload, status=status, media_type=media_type)
         for key, value in cookies.raw_headers:

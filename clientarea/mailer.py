@@ -20,12 +20,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 from sqlalchemy import case, or_, select, update
 
-from clientarea.settings import Settings
 from models.availability import DatabaseUnavailable
 from models.base import utcnow
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
-from resolvers.reset_requests import answer_stale_reset_requests
+from resolvers.core.settings import Settings
+from resolvers.password_resets.requests import answer_stale_reset_requests
 
 logger = logging.getLogger("clientarea.mail")
 

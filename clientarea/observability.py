@@ -28,7 +28,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from clientarea.metrics import (
+from clientarea.middleware import HTTPMiddleware, ResponseSend
+from clientarea.outbox_metrics import OutboxCollector, OutboxState, outbox_state
+from models.database import Database
+from resolvers.core.metrics import (
     LATENCY,
     POOL_IN_USE,
     POOL_TIMEOUTS,
@@ -38,19 +41,16 @@ from clientarea.metrics import (
     REQUESTS,
     STATEMENTS,
 )
-from clientarea.middleware import HTTPMiddleware, ResponseSend
-from clientarea.outbox_metrics import OutboxCollector, OutboxState, outbox_state
-from clientarea.settings import Settings
-from models.database import Database
-from schema.limits import is_limit_error
+from resolvers.core.settings import Settings
+from schema.core.limits import is_limit_error
 
-logger = logging.getLogger("clientarea.metrics")
+logger = logging.getLogger("resolvers.core.metrics")
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Operation names are chosen by callers: only so many distinct ones become labels in a process,
 # later ones count as "other", so a caller cannot grow the metrics without bound.
 MAX_OPERATION_NAMES = 200
 _OPERATION_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,99}$")
-# Which limit a QUERY_TOO_COMPLEX refusal broke, by the words of its message (schema/limits.py and
+# Which limit a QUERY_TOO_COMPLEX refusal broke, by the words of its message (schema/core/limits.py and
 # Strawberry's limiters).
 _REFUSAL_REASONS = (
     ("maximum operation depth", "depth"),

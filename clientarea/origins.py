@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from clientarea.settings import Settings
+from resolvers.core.settings import Settings
 
 logger = logging.getLogger("clientarea.origins")
 # Origins are whatever a caller sends: remember only so many, so odd ones cannot grow memory.

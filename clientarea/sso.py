@@ -20,10 +20,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from clientarea.logs import current_request_id
-from clientarea.settings import Settings
 from models.database import Database
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.logs import current_request_id
+from resolvers.core.settings import Settings
 from resolvers.sso import redeem_login
 
 logger = logging.getLogger("clientarea.sso")

@@ -3,7 +3,6 @@
 from models.accounts import AccountStatus, ClientAccount, Membership, MembershipRole
 from models.affiliates import Affiliate, AffiliateCommission, CommissionStatus
 from models.audit import AuditEvent
-from models.auth import ApiToken, ApiTokenAccount, Session
 from models.base import Base
 from models.billing import (
     IdempotencyKey,
@@ -28,6 +27,7 @@ from models.catalogue import (
 from models.contacts import Contact
 from models.email_verification import EmailVerificationToken
 from models.hosting import CancellationType, Domain, DomainStatus, Service, ServiceStatus
+from models.identity import ApiToken, ApiTokenAccount, Session
 from models.invitations import Invitation, InvitationState, PasswordResetToken
 from models.outbox import EmailStatus, OutboxEmail
 from models.password_resets import PasswordResetRequest
@@ -43,7 +43,7 @@ from models.scopes import (
     MembershipScopeService,
 )
 from models.sso import ServiceLogin
-from models.support import Ticket, TicketMessage, TicketStatus
+from models.tickets import Ticket, TicketMessage, TicketStatus
 from models.two_factor import TwoFactorChallenge, TwoFactorCredential, TwoFactorRecoveryCode
 from models.users import User
 

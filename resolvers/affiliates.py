@@ -26,17 +26,17 @@ from models.database import Database
 from models.hosting import Service, ServiceStatus
 from models.permissions import to_mask
 from resolvers.audit import record
-from resolvers.billing import cents
-from resolvers.context import Context
-from resolvers.errors import UserErrorCode
-from resolvers.ids import encode_id
+from resolvers.billing.issuing import cents
+from resolvers.core.context import Context
+from resolvers.core.errors import UserErrorCode
+from resolvers.core.ids import encode_id
+from resolvers.core.pagination import Page, paginate
+from resolvers.core.policies import AFFILIATE
+from resolvers.core.validation import Checker
 from resolvers.loaders import Loader
-from resolvers.pagination import Page, paginate
-from resolvers.policies import AFFILIATE
-from resolvers.validation import Checker
 
 if TYPE_CHECKING:
-    from clientarea.settings import Settings
+    from resolvers.core.settings import Settings
 
 # Crockford-style base32 without the look-alikes 0/O, 1/I/L and U: read aloud or typed from a
 # flyer, a code cannot be mistaken for another. 12 characters of 30 symbols are ~59 bits.

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import AuditEvent
-from resolvers.context import Context
-from resolvers.pagination import Page, paginate
+from resolvers.core.context import Context
+from resolvers.core.pagination import Page, paginate
 
 
 def record(

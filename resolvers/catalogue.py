@@ -17,11 +17,11 @@ from models.catalogue import (
     ProductPrice,
     ProductType,
 )
+from resolvers.core.pagination import Page, paginate
 from resolvers.loaders import ById, GroupLoader
-from resolvers.pagination import Page, paginate
 
 if TYPE_CHECKING:
-    from resolvers.context import Context
+    from resolvers.core.context import Context
 
 _CYCLE_ORDER = {cycle: index for index, cycle in enumerate(BillingCycle)}
 

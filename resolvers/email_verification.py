@@ -11,20 +11,20 @@ from urllib.parse import urlencode
 from sqlalchemy import CursorResult, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clientarea.auth import digest
-from clientarea.settings import Settings
 from models.base import utcnow
 from models.email_verification import EmailVerificationToken
 from models.users import User
-from resolvers import single_use
 from resolvers.audit import record
-from resolvers.context import Context, Principal
-from resolvers.errors import Rejected, UserErrorCode, reject
-from resolvers.ids import encode_id
-from resolvers.outbox import enqueue
-from resolvers.password_resets import format_expiry, language_of_user
-from resolvers.permissions import require_principal
-from resolvers.ratelimits import Limits, allowed
+from resolvers.core import single_use
+from resolvers.core.context import Context, Principal
+from resolvers.core.errors import Rejected, UserErrorCode, reject
+from resolvers.core.ids import encode_id
+from resolvers.core.outbox import enqueue
+from resolvers.core.permissions import require_principal
+from resolvers.core.ratelimits import Limits, allowed
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import digest
+from resolvers.password_resets.resets import format_expiry, language_of_user
 
 VERIFICATION_LIFETIME = timedelta(days=7)
 # Per user: a lost or late email can be asked for again, an inbox cannot be flooded.

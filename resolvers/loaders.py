@@ -24,18 +24,18 @@ from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, false, or_
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.audit import AuditEvent
-from models.auth import ApiTokenAccount
 from models.contacts import Contact
 from models.hosting import Domain, Service
+from models.identity import ApiTokenAccount
 from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
-from resolvers.context import Access
-from resolvers.permissions import memberships_of, two_factor_enabled
+from resolvers.core.context import Access
+from resolvers.core.permissions import memberships_of, two_factor_enabled
 
 if TYPE_CHECKING:
-    from resolvers.context import Context, Principal
-    from resolvers.scopes import Kind
+    from resolvers.core.context import Context, Principal
+    from resolvers.core.reach import Kind
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -156,7 +156,7 @@ class ScopedLoader(Loader[uuid.UUID, V]):
         conditions = [getattr(model, self.key).in_(keys), *self.where()]
         reached: ColumnElement[bool] = memberships.c.id.is_not(None)
         if self.scope is not None:
-            from resolvers.scopes import within_scope
+            from resolvers.core.reach import within_scope
 
             subject = getattr(model, self.subject)
             reached = and_(reached, within_scope(principal, self.scope, memberships, subject_id=subject))
@@ -318,10 +318,10 @@ class Loaders:
     def __init__(self, context: Context) -> None:
         # Imported here: the area modules build their loaders on the classes above.
         from resolvers.affiliates import AffiliateLoaders
+        from resolvers.billing.invoices import BillingLoaders
         from resolvers.catalogue import CatalogueLoaders
         from resolvers.contacts import PrimaryContactByAccountIdLoader
-        from resolvers.invoices import BillingLoaders
-        from resolvers.scopes import ScopeLoaders
+        from resolvers.core.reach import ScopeLoaders
         from resolvers.tickets import TicketLoaders
         from resolvers.users import SeenUserLoader
 

@@ -10,19 +10,18 @@ from sqlalchemy import select
 
 from models.accounts import ClientAccount, Membership
 from models.audit import AuditEvent
-from models.auth import ApiToken
 from models.catalogue import Product
 from models.contacts import Contact
 from models.hosting import Domain, Service
+from models.identity import ApiToken
 from models.invitations import Invitation
-from models.support import Ticket
+from models.tickets import Ticket
 from models.users import User
-from resolvers.accounts import account_for_viewer
+from resolvers.accounts.accounts import account_for_viewer
 from resolvers.catalogue import product_by_id
-from resolvers.context import Context
-from resolvers.email_verification import email_verified
-from resolvers.errors import Forbidden
-from resolvers.policies import (
+from resolvers.core.context import Context
+from resolvers.core.errors import Forbidden
+from resolvers.core.policies import (
     AUDIT_EVENT,
     CONTACT,
     DOMAIN,
@@ -34,6 +33,7 @@ from resolvers.policies import (
     TICKET,
     Policy,
 )
+from resolvers.email_verification import email_verified
 from resolvers.users import visible_user
 
 Found = (

@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 
 from sqlalchemy import CursorResult, select, update
 
-from clientarea.settings import Settings
 from models.accounts import Membership, MembershipRole
 from models.base import utcnow
 from models.database import Database
@@ -29,12 +28,13 @@ from models.hosting import Service, ServiceStatus
 from models.permissions import ALL_PERMISSIONS, from_mask
 from models.sso import ServiceLogin
 from resolvers.audit import record, record_system
-from resolvers.context import Context
-from resolvers.errors import UserErrorCode, not_found, reject
-from resolvers.ids import encode_id
-from resolvers.permissions import require_principal
-from resolvers.policies import SERVICE
-from resolvers.scopes import MEMBERSHIP_SCOPE, covers
+from resolvers.core.context import Context
+from resolvers.core.errors import UserErrorCode, not_found, reject
+from resolvers.core.ids import encode_id
+from resolvers.core.permissions import require_principal
+from resolvers.core.policies import SERVICE
+from resolvers.core.reach import MEMBERSHIP_SCOPE, covers
+from resolvers.core.settings import Settings
 
 LINK_LIFETIME = timedelta(seconds=60)
 

@@ -15,26 +15,26 @@ from typing import Any
 from sqlalchemy import Select, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.base import utcnow
 from models.database import Database
 from models.permissions import to_mask
-from models.support import Ticket, TicketMessage, TicketStatus
+from models.tickets import Ticket, TicketMessage, TicketStatus
 from models.users import User
 from resolvers.audit import record, record_system
-from resolvers.billing import next_number
-from resolvers.context import Access, Context
-from resolvers.errors import Rejected, UserErrorCode, not_found, reject
-from resolvers.ids import encode_id
+from resolvers.billing.issuing import next_number
+from resolvers.core.context import Access, Context
+from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.core.ids import encode_id
+from resolvers.core.outbox import enqueue
+from resolvers.core.pagination import Page, paginate
+from resolvers.core.permissions import memberships_of, require_principal
+from resolvers.core.policies import TICKET
+from resolvers.core.reach import MEMBERSHIP_SCOPE, covers, within_scope
+from resolvers.core.settings import Settings
+from resolvers.core.validation import Checker, Path
 from resolvers.loaders import GroupLoader, ScopedLoader
-from resolvers.outbox import enqueue
-from resolvers.pagination import Page, paginate
-from resolvers.password_resets import language_of_user
-from resolvers.permissions import memberships_of, require_principal
-from resolvers.policies import TICKET
-from resolvers.scopes import MEMBERSHIP_SCOPE, covers, within_scope
-from resolvers.validation import Checker, Path
+from resolvers.password_resets.resets import language_of_user
 
 MAX_SUBJECT_LENGTH = 200
 MAX_MESSAGE_LENGTH = 20_000

@@ -12,11 +12,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models.accounts import Membership
 from models.users import User
+from resolvers.core.permissions import memberships_of
 from resolvers.loaders import Loader
-from resolvers.permissions import memberships_of
 
 if TYPE_CHECKING:
-    from resolvers.context import Context
+    from resolvers.core.context import Context
 
 
 class SeenUserLoader(Loader[uuid.UUID, "tuple[User, bool] | None"]):

@@ -9,10 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from models import audit as models
-from resolvers.context import Context
-from resolvers.ids import encode_id
-from schema.accounts import ClientAccount
-from schema.base import Node
+from resolvers.core.context import Context
+from resolvers.core.ids import encode_id
+from schema.accounts.accounts import ClientAccount
+from schema.core.base import Node
 from schema.users import User, history_field, in_history
 
 

@@ -11,9 +11,9 @@ from strawberry.types import Info
 from models import catalogue as models
 from models.catalogue import CATALOGUE_CURRENCY, BillingCycle, ProductType
 from resolvers import catalogue as resolve
-from resolvers.context import Context
-from resolvers.ids import encode_id
-from schema.base import Connection, Money, Node
+from resolvers.core.context import Context
+from resolvers.core.ids import encode_id
+from schema.core.base import Connection, Money, Node
 
 
 @strawberry.type

@@ -11,14 +11,14 @@ from strawberry.types import Info
 
 from models import contacts as models
 from resolvers import contacts as resolve
-from resolvers.context import Context
-from resolvers.ids import encode_id
-from resolvers.policies import CONTACT
-from schema.base import Address, AddressInput, Node, UserError
-from schema.policy import Granted, OnObject, mutation, on_account
+from resolvers.core.context import Context
+from resolvers.core.ids import encode_id
+from resolvers.core.policies import CONTACT
+from schema.core.base import Address, AddressInput, Node, UserError
+from schema.core.policy import Granted, OnObject, mutation, on_account
 
 if TYPE_CHECKING:
-    from schema.accounts import ClientAccount
+    from schema.accounts.accounts import ClientAccount
 
 
 @strawberry.type
@@ -59,8 +59,8 @@ class Contact(Node):
     @strawberry.field
     async def account(
         self, info: Info[Context, None]
-    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts")]:
-        from schema.accounts import ClientAccount
+    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
+        from schema.accounts.accounts import ClientAccount
 
         row = await info.context.loaders.account.load(self.account_pk)
         assert row is not None

@@ -6,9 +6,9 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import email_verification as resolve
-from resolvers.context import Context
-from schema.base import UserError
-from schema.policy import Granted, Identity, Public, mutation
+from resolvers.core.context import Context
+from schema.core.base import UserError
+from schema.core.policy import Granted, Identity, Public, mutation
 from schema.users import User
 
 

@@ -10,28 +10,29 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from models import auth as models
+from models import identity as models
 from models.permissions import Permission, from_mask, ordered
-from resolvers import accounts as accounts_resolve
-from resolvers import api_tokens, email_verification
-from resolvers import identity as resolve
-from resolvers.context import Context, Principal
-from resolvers.ids import encode_id
-from resolvers.scope_changes import ScopeRequest
-from schema.account_connections import ClientAccountConnection
-from schema.account_mutations import BillingProfileInput
-from schema.accounts import ClientAccount
-from schema.base import Connection, Node, UserError
-from schema.ids import decode_id
-from schema.policy import Granted, Identity, Public, SignedIn, mutation
+from resolvers import email_verification
+from resolvers.accounts import accounts as accounts_resolve
+from resolvers.core.context import Context, Principal
+from resolvers.core.ids import encode_id
+from resolvers.identity import api_tokens
+from resolvers.identity import identity as resolve
+from resolvers.scopes import ScopeRequest
+from schema.accounts.accounts import ClientAccount
+from schema.accounts.connections import ClientAccountConnection
+from schema.accounts.mutations import BillingProfileInput
+from schema.core.base import Connection, Node, UserError
+from schema.core.ids import decode_id
+from schema.core.policy import Granted, Identity, Public, SignedIn, mutation
 from schema.scopes import MembershipScope, MembershipScopeInput, decode_scope
 from schema.users import User
 
 if TYPE_CHECKING:
-    from schema.domains import Domain, DomainFilter
+    from schema.billing import Invoice, InvoiceFilter
+    from schema.hosting.domains import Domain, DomainFilter
+    from schema.hosting.services import Service, ServiceFilter
     from schema.invitations import Invitation
-    from schema.orders import Invoice, InvoiceFilter
-    from schema.services import Service, ServiceFilter
 
 
 @strawberry.type
@@ -119,7 +120,7 @@ class Viewer:
     async def pending_invitations(
         self, info: Info[Context, None]
     ) -> list[Annotated[Invitation, strawberry.lazy("schema.invitations")]]:
-        from resolvers.invitations import pending_for_viewer
+        from resolvers.invitations.invitations import pending_for_viewer
         from schema.invitations import Invitation
 
         return [Invitation.of(row) for row in await pending_for_viewer(info.context)]
@@ -130,9 +131,9 @@ class Viewer:
         info: Info[Context, None],
         first: int | None = None,
         after: str | None = None,
-        filter: Annotated[ServiceFilter, strawberry.lazy("schema.services")] | None = None,
-    ) -> Connection[Annotated[Service, strawberry.lazy("schema.services")]]:
-        from schema.services import service_connection
+        filter: Annotated[ServiceFilter, strawberry.lazy("schema.hosting.services")] | None = None,
+    ) -> Connection[Annotated[Service, strawberry.lazy("schema.hosting.services")]]:
+        from schema.hosting.services import service_connection
 
         return await service_connection(info, account_id=None, first=first, after=after, filter=filter)
 
@@ -142,10 +143,10 @@ class Viewer:
         info: Info[Context, None],
         first: int | None = None,
         after: str | None = None,
-        filter: Annotated[DomainFilter, strawberry.lazy("schema.domains")] | None = None,
-    ) -> Connection[Annotated[Domain, strawberry.lazy("schema.domains")]]:
-        from resolvers.domains import list_domains
-        from schema.domains import domain_connection
+        filter: Annotated[DomainFilter, strawberry.lazy("schema.hosting.domains")] | None = None,
+    ) -> Connection[Annotated[Domain, strawberry.lazy("schema.hosting.domains")]]:
+        from resolvers.hosting.domains import list_domains
+        from schema.hosting.domains import domain_connection
 
         page = await list_domains(info.context, first=first, after=after, filter=filter)
         return await domain_connection(info, page)
@@ -156,11 +157,11 @@ class Viewer:
         info: Info[Context, None],
         first: int | None = None,
         after: str | None = None,
-        filter: Annotated[InvoiceFilter, strawberry.lazy("schema.orders")] | None = None,
-    ) -> Connection[Annotated[Invoice, strawberry.lazy("schema.orders")]]:
-        from resolvers.invoices import invoices
-        from schema.base import account_keys
-        from schema.orders import Invoice
+        filter: Annotated[InvoiceFilter, strawberry.lazy("schema.billing")] | None = None,
+    ) -> Connection[Annotated[Invoice, strawberry.lazy("schema.billing")]]:
+        from resolvers.billing.invoices import invoices
+        from schema.billing import Invoice
+        from schema.core.base import account_keys
 
         page = await invoices(
             info.context,
@@ -174,7 +175,7 @@ class Viewer:
 
     @strawberry.field(description="Whether signing in needs a second factor (a TOTP code) for this user.")
     async def two_factor_enabled(self, info: Info[Context, None]) -> bool:
-        from resolvers.two_factor import viewer_has_two_factor
+        from resolvers.two_factor.two_factor import viewer_has_two_factor
 
         return await viewer_has_two_factor(info.context)
 

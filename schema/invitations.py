@@ -10,17 +10,17 @@ from strawberry.types import Info
 
 from models import invitations as models
 from models.permissions import Permission, ordered
-from resolvers import invitation_accept
-from resolvers import invitations as resolve
-from resolvers.context import Context
-from resolvers.ids import encode_id
-from resolvers.invitations import InvitationStatus
-from resolvers.policies import INVITATION
-from resolvers.scope_changes import ScopeRequest
-from schema.accounts import ClientAccount, Membership
-from schema.base import Node, UserError
-from schema.ids import decode_id
-from schema.policy import Granted, Identity, OnObject, Public, mutation, on_account
+from resolvers.core.context import Context
+from resolvers.core.ids import encode_id
+from resolvers.core.policies import INVITATION
+from resolvers.invitations import accept as invitation_accept
+from resolvers.invitations import invitations as resolve
+from resolvers.invitations.invitations import InvitationStatus
+from resolvers.scopes import ScopeRequest
+from schema.accounts.accounts import ClientAccount, Membership
+from schema.core.base import Node, UserError
+from schema.core.ids import decode_id
+from schema.core.policy import Granted, Identity, OnObject, Public, mutation, on_account
 from schema.scopes import MembershipScope, MembershipScopeInput, decode_scope
 from schema.users import User, history_field, in_history
 

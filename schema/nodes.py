@@ -9,20 +9,22 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
-from models import accounts, audit, auth, billing, catalogue, contacts, hosting, invitations, support, users
-from resolvers.context import Context
+from models import accounts, audit, billing, catalogue, contacts, hosting, invitations, users
+from models import identity as auth
+from models import tickets as support
+from resolvers.core.context import Context
 from resolvers.nodes import Found, find_node
-from schema.accounts import ClientAccount, Membership
+from schema.accounts.accounts import ClientAccount, Membership
 from schema.audit import AuditEvent
-from schema.base import Node
+from schema.billing import Invoice, Order
 from schema.catalogue import Product
 from schema.contacts import Contact
-from schema.domains import Domain
+from schema.core.base import Node
+from schema.core.ids import decode_global_id
+from schema.hosting.domains import Domain
+from schema.hosting.services import Service
 from schema.identity import ApiToken
-from schema.ids import decode_global_id
 from schema.invitations import Invitation
-from schema.orders import Invoice, Order
-from schema.services import Service
 from schema.tickets import Ticket
 from schema.users import User
 
@@ -86,7 +88,7 @@ class NodeQueries:
     @strawberry.field
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > 100:
-            from resolvers.errors import BadUserInput
+            from resolvers.core.errors import BadUserInput
 
             raise BadUserInput("At most 100 IDs at once.")
         results: list[Any] = await asyncio.gather(

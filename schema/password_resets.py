@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import strawberry
 from strawberry.types import Info
 
-from resolvers import identity as resolve
-from resolvers import reset_requests
-from resolvers.context import Context
-from schema.base import UserError
-from schema.policy import Granted, Public, mutation
+from resolvers.core.context import Context
+from resolvers.identity import identity as resolve
+from resolvers.password_resets import requests as reset_requests
+from schema.core.base import UserError
+from schema.core.policy import Granted, Public, mutation
 from schema.users import User
 
 if TYPE_CHECKING:

@@ -22,22 +22,19 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from clientarea.logs import current_request_id
-from schema.account_mutations import AccountMutations, AccountOnBehalfMutations
-from schema.accounts import AccountQueries, Membership
+from resolvers.core.logs import current_request_id
+from schema.accounts.accounts import AccountQueries, Membership
+from schema.accounts.members import MemberMutations
+from schema.accounts.mutations import AccountMutations, AccountOnBehalfMutations
 from schema.affiliates import AffiliateMutations
 from schema.audit import AuditEvent
-from schema.availability import service_unavailable, unavailability
+from schema.billing import Invoice, Order, OrderMutations
 from schema.catalogue import CatalogueQueries, Product
 from schema.contacts import Contact, ContactMutations
-from schema.domains import Domain, DomainMutations
-from schema.email_verification import EmailVerificationMutations
-from schema.enum_descriptions import describe_enums
-from schema.enum_output import speed_up_enum_output
-from schema.identity import IdentityMutations, IdentityQueries
-from schema.input_limits import document_input_limits
-from schema.invitations import Invitation, InvitationMutations, InvitationQueries
-from schema.limits import (
+from schema.core.availability import service_unavailable, unavailability
+from schema.core.enum_descriptions import describe_enums
+from schema.core.input_limits import document_input_limits
+from schema.core.limits import (
     DEFAULT_MAX_COST,
     MAX_ALIASES,
     MAX_DEPTH,
@@ -47,13 +44,16 @@ from schema.limits import (
     QueryCost,
     is_limit_error,
 )
-from schema.members import MemberMutations
+from schema.core.scalars import SCALARS
+from schema.email_verification import EmailVerificationMutations
+from schema.enum_output import speed_up_enum_output
+from schema.hosting.domains import Domain, DomainMutations
+from schema.hosting.services import Service, ServiceMutations
+from schema.identity import IdentityMutations, IdentityQueries
+from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.nodes import NodeQueries
-from schema.orders import Invoice, Order, OrderMutations
 from schema.password_resets import PasswordResetMutations
-from schema.scalars import SCALARS
 from schema.scopes import ScopeMutations
-from schema.services import Service, ServiceMutations
 from schema.sso import SsoMutations
 from schema.tickets import Ticket, TicketMutations
 from schema.two_factor import TwoFactorMutations

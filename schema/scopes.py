@@ -11,21 +11,21 @@ import strawberry
 from strawberry.permission import PermissionExtension
 from strawberry.types import Info
 
-from resolvers import scope_changes as resolve
-from resolvers.context import Context
-from resolvers.errors import Problem, Rejected, UserErrorCode
-from resolvers.permissions import InAccount
-from resolvers.policies import DOMAIN, MEMBERSHIP, SERVICE, Needs
-from resolvers.scope_changes import MAX_SCOPE_ITEMS, SCOPE_PATH, ScopeRequest
-from resolvers.scopes import ScopeItems
-from schema.base import UserError
-from schema.ids import decode_id
-from schema.policy import Granted, OnObject, mutation
+from resolvers import scopes as resolve
+from resolvers.core.context import Context
+from resolvers.core.errors import Problem, Rejected, UserErrorCode
+from resolvers.core.permissions import InAccount
+from resolvers.core.policies import DOMAIN, MEMBERSHIP, SERVICE, Needs
+from resolvers.core.reach import ScopeItems
+from resolvers.scopes import MAX_SCOPE_ITEMS, SCOPE_PATH, ScopeRequest
+from schema.core.base import UserError
+from schema.core.ids import decode_id
+from schema.core.policy import Granted, OnObject, mutation
 
 if TYPE_CHECKING:
-    from schema.accounts import Membership
-    from schema.domains import Domain
-    from schema.services import Service
+    from schema.accounts.accounts import Membership
+    from schema.hosting.domains import Domain
+    from schema.hosting.services import Service
 
 
 class _InEachAccount(InAccount):
@@ -65,14 +65,14 @@ class MembershipScope:
     # Whoever sees the scope (a manager, the invitee, the token's user) sees its services and
     # domains only as far as they may see those at all, in each account they belong to (rule 8).
     @strawberry.field(**_in_their_accounts(SERVICE.view, "service_accounts", "a service"))
-    def services(self) -> list[Annotated[Service, strawberry.lazy("schema.services")]]:
-        from schema.services import Service
+    def services(self) -> list[Annotated[Service, strawberry.lazy("schema.hosting.services")]]:
+        from schema.hosting.services import Service
 
         return [Service.of(row) for row in self.items.services]
 
     @strawberry.field(**_in_their_accounts(DOMAIN.view, "domain_accounts", "a domain"))
-    def domains(self) -> list[Annotated[Domain, strawberry.lazy("schema.domains")]]:
-        from schema.domains import Domain
+    def domains(self) -> list[Annotated[Domain, strawberry.lazy("schema.hosting.domains")]]:
+        from schema.hosting.domains import Domain
 
         return [Domain.of(row) for row in self.items.domains]
 
@@ -105,7 +105,7 @@ class UpdateMemberScopeInput:
 
 @strawberry.type
 class UpdateMemberScopePayload:
-    membership: Annotated[Membership, strawberry.lazy("schema.accounts")] | None = None
+    membership: Annotated[Membership, strawberry.lazy("schema.accounts.accounts")] | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -144,7 +144,7 @@ class ScopeMutations:
     async def update_member_scope(
         self, info: Info[Context, None], input: UpdateMemberScopeInput, granted: Granted
     ) -> UpdateMemberScopePayload:
-        from schema.accounts import Membership
+        from schema.accounts.accounts import Membership
 
         assert granted.access is not None
         row = await resolve.update_member_scope(

@@ -8,10 +8,10 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers import sso as resolve
-from resolvers.context import Context
-from resolvers.policies import SERVICE
-from schema.base import UserError
-from schema.policy import Granted, OnObject, mutation
+from resolvers.core.context import Context
+from resolvers.core.policies import SERVICE
+from schema.core.base import UserError
+from schema.core.policy import Granted, OnObject, mutation
 
 
 @strawberry.input

@@ -9,20 +9,20 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from models import support as models
-from models.support import TicketStatus
+from models import tickets as models
+from models.tickets import TicketStatus
 from resolvers import tickets as resolve
-from resolvers.context import Context
-from resolvers.ids import encode_id
-from resolvers.policies import SERVICE, TICKET
-from schema.base import Node, UserError
-from schema.ids import decode_id
-from schema.policy import Granted, OnObject, gated, mutation, on_account
+from resolvers.core.context import Context
+from resolvers.core.ids import encode_id
+from resolvers.core.policies import SERVICE, TICKET
+from schema.core.base import Node, UserError
+from schema.core.ids import decode_id
+from schema.core.policy import Granted, OnObject, gated, mutation, on_account
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
-    from schema.accounts import ClientAccount
-    from schema.services import Service
+    from schema.accounts.accounts import ClientAccount
+    from schema.hosting.services import Service
 
 
 @strawberry.type
@@ -71,8 +71,8 @@ class Ticket(Node):
     @strawberry.field
     async def account(
         self, info: Info[Context, None]
-    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts")]:
-        from schema.accounts import ClientAccount
+    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
+        from schema.accounts.accounts import ClientAccount
 
         row = await info.context.loaders.account.load(self.account_pk)
         assert row is not None
@@ -90,8 +90,8 @@ class Ticket(Node):
     )
     async def service(
         self, info: Info[Context, None]
-    ) -> Annotated[Service, strawberry.lazy("schema.services")] | None:
-        from schema.services import Service
+    ) -> Annotated[Service, strawberry.lazy("schema.hosting.services")] | None:
+        from schema.hosting.services import Service
 
         if self.service_pk is None:
             return None

@@ -7,14 +7,14 @@ import uuid
 import strawberry
 from strawberry.types import Info
 
-from resolvers import account_security
-from resolvers import two_factor_setup as resolve
-from resolvers.context import Context
-from schema.accounts import ClientAccount
-from schema.base import UserError
+from resolvers.accounts import security as account_security
+from resolvers.core.context import Context
+from resolvers.two_factor import setup as resolve
+from schema.accounts.accounts import ClientAccount
+from schema.core.base import UserError
+from schema.core.ids import decode_id
+from schema.core.policy import CookieSession, Granted, Public, SignedIn, mutation
 from schema.identity import SignInPayload
-from schema.ids import decode_id
-from schema.policy import CookieSession, Granted, Public, SignedIn, mutation
 from schema.users import User
 
 

@@ -9,10 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from models import users as models
-from resolvers.context import Context
-from resolvers.ids import encode_id
+from resolvers.core.context import Context
+from resolvers.core.ids import encode_id
 from resolvers.users import historical_user
-from schema.base import Node
+from schema.core.base import Node
 
 # One rule for every reference to a person in an account's history, stated once and repeated in
 # the description of each field it applies to.

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from clientarea.app import create_app
 from clientarea.migrate import upgrade
-from clientarea.settings import Settings
 from models import Base
 from models.database import Database
+from resolvers.core.settings import Settings
 from tests.graphql import Api
 
 POSTGRES_URL = os.environ.get("CLIENTAREA_TEST_DATABASE_URL")

@@ -11,8 +11,6 @@ from decimal import Decimal
 import pyotp
 from sqlalchemy import select, update
 
-from clientarea.auth import start_session
-from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.base import utcnow
 from models.billing import Invoice
@@ -21,11 +19,13 @@ from models.contacts import Contact
 from models.database import Database
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.permissions import ALL_MASK, Permission, to_mask
-from models.support import Ticket, TicketMessage, TicketStatus
+from models.tickets import Ticket, TicketMessage, TicketStatus
 from models.two_factor import TwoFactorCredential
 from models.users import User
-from resolvers.pricing import price_lists
-from resolvers.two_factor import add_recovery_codes, encrypt_secret
+from resolvers.billing.pricing import price_lists
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import start_session
+from resolvers.two_factor.two_factor import add_recovery_codes, encrypt_secret
 
 _sequence = itertools.count(1)
 
@@ -238,7 +238,7 @@ async def create_invoice(
 ) -> Invoice:
     """An order of one hosting line and its UNPAID invoice, issued as placeOrder issues them."""
     from clientarea.catalogue import sync_catalogue
-    from resolvers.billing import ItemDraft, issue_order
+    from resolvers.billing.issuing import ItemDraft, issue_order
 
     async with db.read() as session:
         product = await session.scalar(select(Product).where(Product.key == "webhosting-s"))
@@ -276,7 +276,7 @@ async def create_ticket(
 ) -> Ticket:
     """An OPEN ticket numbered from the real sequence, with the opener's first message; with
     `staff_answer`, a staff message too and the ticket ANSWERED."""
-    from resolvers.billing import next_number
+    from resolvers.billing.issuing import next_number
     from resolvers.tickets import ticket_number
 
     async with db.begin() as session:

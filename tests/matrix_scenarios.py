@@ -13,8 +13,6 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clientarea.auth import digest, hash_password
-from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership
 from models.affiliates import Affiliate
 from models.audit import AuditEvent
@@ -26,14 +24,16 @@ from models.email_verification import EmailVerificationToken
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.invitations import Invitation, PasswordResetToken
 from models.scopes import MembershipScopeDomain, MembershipScopeService
-from models.support import Ticket, TicketMessage, TicketStatus
+from models.tickets import Ticket, TicketMessage, TicketStatus
 from models.two_factor import TwoFactorCredential
 from models.users import User
-from resolvers.billing import ItemDraft, issue_order, next_number
-from resolvers.ids import encode_id
-from resolvers.pricing import price_lists
+from resolvers.billing.issuing import ItemDraft, issue_order, next_number
+from resolvers.billing.pricing import price_lists
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import digest, hash_password
 from resolvers.tickets import ticket_number
-from resolvers.two_factor import add_recovery_codes, encrypt_secret, issue_challenge
+from resolvers.two_factor.two_factor import add_recovery_codes, encrypt_secret, issue_challenge
 from tests.factories import BILLING, TwoFactorDevice
 from tests.matrix_world import (
     Scope,

@@ -13,19 +13,19 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clientarea.auth import digest, new_api_token, start_session, token_display_prefix
-from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership, MembershipRole
-from models.auth import ApiToken, ApiTokenAccount
 from models.base import utcnow, uuid7
 from models.catalogue import BillingCycle, Product
 from models.contacts import Contact
 from models.database import Database
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
+from models.identity import ApiToken, ApiTokenAccount
 from models.permissions import ALL_MASK, Permission, to_mask
 from models.scopes import MembershipScopeDomain, MembershipScopeService
-from models.support import Ticket, TicketStatus
+from models.tickets import Ticket, TicketStatus
 from models.users import User
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import digest, new_api_token, start_session, token_display_prefix
 
 ActorKind = Literal["anonymous", "owner", "member", "stranger", "token"]
 Scope = Literal["home", "foreign"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from clientarea.auth import hash_password
-from clientarea.settings import Settings
 from models import AuditEvent, OutboxEmail
 from models.accounts import ClientAccount
 from models.database import Database
 from models.permissions import Permission
 from models.users import User
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import hash_password
 from tests.factories import (
     add_member,
     create_account,

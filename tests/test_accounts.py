@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from clientarea.settings import Settings
 from models import ClientAccount, User
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

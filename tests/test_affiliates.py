@@ -18,7 +18,6 @@ from sqlalchemy import func, select, update
 
 from clientarea.app import create_app
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models import (
     Affiliate,
     AffiliateCommission,
@@ -35,10 +34,11 @@ from models import (
 from models.database import Database
 from models.permissions import Permission
 from resolvers.affiliates import REFERRAL_ALPHABET, clear_commissions, record_commissions
-from resolvers.errors import Rejected, UserErrorCode
-from resolvers.ids import encode_id
-from resolvers.payments import mark_invoice_paid, refund_invoice
-from schema.ids import decode_id
+from resolvers.billing.payments import mark_invoice_paid, refund_invoice
+from resolvers.core.errors import Rejected, UserErrorCode
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from schema.core.ids import decode_id
 from tests.conftest import ROOT, make_settings
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api

@@ -7,13 +7,13 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from clientarea.auth import is_well_formed_token
-from clientarea.settings import Settings
 from models import ApiToken, Membership
 from models.base import utcnow
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import is_well_formed_token
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from clientarea.app import create_app
-from clientarea.auth import hash_password, verify_password
-from clientarea.settings import Settings
 from models import AuditEvent, Invitation, OutboxEmail, RateLimitHit, Session, User
 from models.database import Database
-from resolvers.validation import normalise_email
+from resolvers.core.settings import Settings
+from resolvers.core.validation import normalise_email
+from resolvers.identity.credentials import hash_password, verify_password
 from tests.conftest import make_settings
 from tests.factories import BILLING, create_user
 from tests.graphql import Api, Response
@@ -69,7 +69,7 @@ class PasswordChecks:
 @pytest.fixture
 def checks(monkeypatch: pytest.MonkeyPatch) -> PasswordChecks:
     counter = PasswordChecks()
-    monkeypatch.setattr("resolvers.identity.verify_password", counter)
+    monkeypatch.setattr("resolvers.identity.identity.verify_password", counter)
     return counter
 
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clientarea.auth import hash_password
-from clientarea.settings import Settings
 from models import AuditEvent, OutboxEmail
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import hash_password
 from schema.schema import schema
 from tests.factories import (
     BILLING,

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from clientarea.app import create_app
-from clientarea.settings import Settings
 from models.database import Database
-from resolvers.pagination import DEFAULT_PAGE_SIZE
+from resolvers.core.pagination import DEFAULT_PAGE_SIZE
+from resolvers.core.settings import Settings
 from tests.conftest import production_settings
 from tests.factories import create_account, create_user, session_for
 from tests.graphql import Api

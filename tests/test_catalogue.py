@@ -10,10 +10,10 @@ from sqlalchemy import delete, select
 
 from clientarea.catalogue import sync_catalogue
 from clientarea.catalogue_file import CATALOGUE_FILE, CatalogueError, read_catalogue
-from clientarea.settings import Settings
 from models.catalogue import Product
 from models.database import Database
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api
 

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 import resolvers.contacts
-from clientarea.settings import Settings
 from models import ClientAccount, Contact, Domain, DomainStatus, Product, ProductType, User
 from models.base import uuid7
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

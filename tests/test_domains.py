@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models import AuditEvent, ClientAccount, Contact, Domain, DomainStatus, User
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_domain, create_user, session_for
 from tests.graphql import Api, Response
 

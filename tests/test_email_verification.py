@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from clientarea.settings import Settings
 from models import Membership, OutboxEmail, User
 from models.base import utcnow
 from models.database import Database
 from models.email_verification import EmailVerificationToken
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api
 
@@ -159,7 +159,7 @@ async def test_expired_unknown_huge_and_nul_tokens_are_invalid(
         response = await api.new()(VERIFY, {"token": candidate})
         assert response.errors == []
         assert response.user_error_codes("verifyEmail") == ["TOKEN_INVALID"]
-    # NUL characters and oversized strings are refused before anything runs (schema/input_limits.py).
+    # NUL characters and oversized strings are refused before anything runs (schema/core/input_limits.py).
     for candidate in ("x" * 60_000, "a\x00b"):
         response = await api.new()(VERIFY, {"token": candidate})
         assert [e["extensions"]["code"] for e in response.errors] == ["BAD_USER_INPUT"]

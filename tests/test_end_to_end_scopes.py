@@ -13,7 +13,7 @@ from sqlalchemy import select
 from clientarea.catalogue import sync_catalogue
 from models.accounts import ClientAccount
 from models.database import Database
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
 from tests.factories import create_domain, create_service
 from tests.servers import Inbox, clientarea_server, free_port, link_token, smtp_server
 from tests.test_end_to_end import _mail_to, _sign_up

@@ -22,11 +22,11 @@ from sqlalchemy.engine import make_url
 from clientarea.app import create_app
 from clientarea.catalogue import sync_catalogue
 from clientarea.migrate import upgrade
-from clientarea.settings import Settings
 from models import ClientAccount, Domain, IdempotencyKey, Invoice, Order, Product, Service
 from models.database import Database
-from resolvers.billing import next_number
-from resolvers.ids import encode_id
+from resolvers.billing.issuing import next_number
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import create_account, create_user, session_for
 from tests.outages import ServerProcess, log_records, server_process, tcp_proxy

@@ -3,10 +3,10 @@ request (read by `account(id:)`, primed by the account list) or still has to be 
 
 from __future__ import annotations
 
-from clientarea.settings import Settings
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_service, create_user, session_for
 from tests.graphql import Api
 

@@ -18,17 +18,17 @@ import pytest
 from sqlalchemy import select
 from starlette.responses import Response
 
-from clientarea.auth import authenticate
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models.base import uuid7
 from models.contacts import Contact
 from models.database import Database
 from models.permissions import Permission
 from models.users import User
-from resolvers.context import Context, Principal
-from resolvers.ids import encode_id
-from schema.ids import decode_global_id
+from resolvers.core.context import Context, Principal
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import authenticate
+from schema.core.ids import decode_global_id
 from schema.schema import schema
 from tests.factories import (
     add_member,

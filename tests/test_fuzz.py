@@ -26,7 +26,7 @@ from sqlalchemy import select
 from clientarea.catalogue import sync_catalogue
 from models import Base, Product
 from models.database import Database
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
 from schema.schema import SDL_PATH
 from tests.factories import BILLING
 from tests.outages import ServerProcess, log_records, server_process

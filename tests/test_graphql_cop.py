@@ -10,7 +10,7 @@ import pytest
 
 from clientarea.app import create_app
 from models.database import Database
-from resolvers import accounts
+from resolvers.accounts import accounts
 from tests.conftest import production_settings
 from tests.factories import create_user, session_for
 

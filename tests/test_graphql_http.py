@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from clientarea.graphql_http import GRAPHQL_RESPONSE_JSON, JSON, negotiate, parse_media_type
-from clientarea.settings import Settings
 from models.database import Database
+from resolvers.core.settings import Settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api
 

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis_graphql import Mode, from_schema, nodes
 
-from clientarea.settings import Settings
 from models.database import Database
+from resolvers.core.settings import Settings
 from schema.schema import schema
 from tests.factories import create_account, create_user, session_for
 from tests.graphql import Api

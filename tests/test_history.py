@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import update
 
-from clientarea.settings import Settings
 from models import ClientAccount, User
 from models.audit import AuditEvent
 from models.base import utcnow
@@ -16,7 +15,8 @@ from models.database import Database
 from models.hosting import CancellationType, Service
 from models.invitations import Invitation, InvitationState
 from models.permissions import ALL_PERMISSIONS, to_mask
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import (
     add_member,
     create_account,

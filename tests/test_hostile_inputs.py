@@ -13,12 +13,12 @@ from graphql import GraphQLInputObjectType, GraphQLObjectType, get_named_type
 from sqlalchemy import func, select
 
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models import ClientAccount, User
 from models.billing import Order
 from models.catalogue import Product
 from models.database import Database
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from schema.schema import schema
 from tests.factories import BILLING, create_account, create_user, session_for
 from tests.graphql import Api

@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from clientarea.app import create_app
-from clientarea.settings import Settings
 from models.database import Database
-from resolvers import accounts
+from resolvers.accounts import accounts
+from resolvers.core.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api
@@ -87,7 +87,7 @@ async def test_unexpected_errors_are_masked_with_the_request_id(
     api.set_session(await session_for(db, settings, await create_user(db)))
 
     async def broken(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError('SELECT secret FROM users WHERE file="/srv/app/resolvers/accounts.py"')
+        raise RuntimeError('SELECT secret FROM users WHERE file="/srv/app/resolvers/accounts/accounts.py"')
 
     monkeypatch.setattr(accounts, "viewer_accounts", broken)
 

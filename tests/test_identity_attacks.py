@@ -12,13 +12,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from clientarea.auth import digest, hash_password
-from clientarea.settings import Settings
 from models import AuditEvent, Invitation, Membership, OutboxEmail, PasswordResetToken, User
 from models.base import utcnow
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import digest, hash_password
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

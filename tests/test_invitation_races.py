@@ -6,11 +6,11 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from clientarea.settings import Settings
 from models import Invitation, Membership
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_user, session_for
 from tests.graphql import Api
 from tests.test_invitations import ACCEPT, INVITE, _last_token

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from clientarea.settings import Settings
 from models import ClientAccount, Invitation, OutboxEmail
 from models.base import utcnow
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from clientarea.app import create_app
-from clientarea.settings import Settings
 from models.database import Database
+from resolvers.core.settings import Settings
 from tests.conftest import production_settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api

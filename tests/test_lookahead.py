@@ -1,5 +1,5 @@
 """The look-ahead loads what a page's selection needs in one statement per level, and a field then
-finds its row in hand: a plain value, not an awaitable (resolvers/lookahead.py)."""
+finds its row in hand: a plain value, not an awaitable (resolvers/core/lookahead.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import inspect
 import uuid
 
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models.accounts import ClientAccount
 from models.database import Database
 from models.users import User
-from resolvers.context import Context, Principal
-from resolvers.lookahead import at_hand, domains_ahead
+from resolvers.core.context import Context, Principal
+from resolvers.core.lookahead import at_hand, domains_ahead
+from resolvers.core.settings import Settings
 from tests.factories import create_account, create_domain, create_user
 
 

@@ -14,11 +14,11 @@ from clientarea import mailer
 from clientarea.app import create_app
 from clientarea.cli import main
 from clientarea.mailer import MAX_ATTEMPTS, Mailer, SmtpServer, deliver_due
-from clientarea.settings import Settings, get_settings
 from models.base import utcnow
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
-from resolvers.outbox import enqueue
+from resolvers.core.outbox import enqueue
+from resolvers.core.settings import Settings, get_settings
 from tests.servers import Inbox, SlowInbox, free_port, smtp_server
 
 RESET = {"name": "Erika", "link": "https://clientarea.example/reset#t0ken", "expires": "12:00"}

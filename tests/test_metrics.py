@@ -15,11 +15,11 @@ from prometheus_client import REGISTRY
 
 from clientarea import observability
 from clientarea.app import create_app
-from clientarea.auth import hash_password
-from clientarea.settings import Settings
 from models.base import utcnow
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import hash_password
 from tests.conftest import make_settings
 from tests.factories import create_user
 from tests.graphql import Api

@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import func, select
 
 from benchmarks.orders import PLACE_ORDER, Customer, customers, order_input, run_level
-from clientarea.settings import Settings
 from models import Invoice, Order
 from models.database import Database
 from models.permissions import Permission
-from schema.ids import decode_id
+from resolvers.core.settings import Settings
+from schema.core.ids import decode_id
 from tests.contract_check import CONTRACT_OPERATIONS
 from tests.factories import add_member, create_user, session_for
 from tests.outages import ServerProcess, log_records, server_process

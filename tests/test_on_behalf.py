@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from clientarea.settings import Settings
 from models import (
     AuditEvent,
     ClientAccount,
@@ -23,7 +22,8 @@ from models import (
 from models.base import utcnow
 from models.database import Database
 from models.permissions import Permission, to_mask
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import ADDRESS, BILLING, create_account, create_user, session_for
 from tests.graphql import Api
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.contract_check import CONTRACT_OPERATIONS as OPERATIONS
 from tests.factories import (
     add_member,

@@ -16,7 +16,6 @@ from sqlalchemy import select, update
 
 from clientarea.catalogue import sync_catalogue
 from clientarea.cli import build_parser
-from clientarea.settings import Settings
 from models import (
     AccountStatus,
     AuditEvent,
@@ -39,9 +38,10 @@ from models import (
 from models.base import utcnow
 from models.database import Database
 from models.hosting import CancellationType
-from resolvers import jobs, operations
-from resolvers.errors import Rejected
-from resolvers.ids import encode_id
+from resolvers.core.errors import Rejected
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.staff import jobs, operations
 from tests.conftest import ROOT
 from tests.factories import create_account, create_domain, create_service, create_user, session_for
 from tests.graphql import Api

@@ -11,10 +11,10 @@ import time
 import pytest
 from sqlalchemy import TextClause, func, select, text
 
-from clientarea.settings import Settings
 from models import Order
 from models.database import Database
-from resolvers.billing import next_number
+from resolvers.billing.issuing import next_number
+from resolvers.core.settings import Settings
 from tests.factories import session_for
 from tests.graphql import Api, Response
 from tests.test_orders import PLACE_ORDER, Shop, _customer, _domain, _hosting, _input

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, select, update
 
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models import AccountStatus, ClientAccount, Contact, Domain, Order, Product, User
 from models.database import Database
 from models.permissions import Permission
-from resolvers.billing import cents, taxes_for
-from resolvers.ids import encode_id
+from resolvers.billing.issuing import cents, taxes_for
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
-from resolvers.outbox import enqueue
+from resolvers.core.outbox import enqueue
 from tests.outages import ServerProcess, log_records, server_process, tcp_proxy
 from tests.servers import SlowInbox, free_port, smtp_server
 

@@ -18,7 +18,7 @@ import pytest
 
 from models.database import Database
 from models.permissions import Permission
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
 from tests.factories import add_member, create_account, create_service, create_user
 from tests.matrix_world import add_api_token
 from tests.servers import clientarea_server

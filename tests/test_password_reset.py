@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from clientarea.auth import digest, hash_password
-from clientarea.settings import Settings
 from models import AuditEvent, OutboxEmail, PasswordResetToken, User
 from models.base import utcnow
 from models.database import Database
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import digest, hash_password
 from tests.factories import create_account, create_user, session_for
 from tests.graphql import Api
 

@@ -17,14 +17,14 @@ from graphql import GraphQLObjectType, OperationDefinitionNode, OperationType, p
 from sqlalchemy import delete, func, select
 
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models import Base
 from models.audit import AuditEvent
 from models.database import Database
 from models.permissions import ALL_PERMISSIONS, SCOPED_PERMISSIONS, Permission, ordered
 from models.ratelimits import RateLimitHit
-from resolvers.errors import UserErrorCode
-from resolvers.permissions import InAccount
+from resolvers.core.errors import UserErrorCode
+from resolvers.core.permissions import InAccount
+from resolvers.core.settings import Settings
 from schema.schema import build_schema, schema
 from tests.conftest import make_settings
 from tests.graphql import Api, Response

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import func, select
 
 from clientarea.app import create_app
-from clientarea.auth import digest, hash_password, new_api_token, token_display_prefix
 from clientarea.cli import main
 from clientarea.persisted import ManifestError, documents_from_manifest, load_trusted
-from clientarea.settings import Settings, get_settings
-from models.auth import ApiToken
 from models.database import Database
+from models.identity import ApiToken
 from models.persisted_documents import PersistedDocument
+from resolvers.core.settings import Settings, get_settings
+from resolvers.identity.credentials import digest, hash_password, new_api_token, token_display_prefix
 from tests.conftest import make_settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api

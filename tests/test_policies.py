@@ -1,4 +1,4 @@
-"""Every permission for a kind of object is declared once (resolvers/policies.py) and every gated
+"""Every permission for a kind of object is declared once (resolvers/core/policies.py) and every gated
 field and mutation is built from a declaration: a new one without a policy fails here."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import Any
 
 from graphql import GraphQLObjectType
 
-from resolvers.permissions import InAccount
-from resolvers.policies import POLICIES, Needs
-from schema.policy import required
+from resolvers.core.permissions import InAccount
+from resolvers.core.policies import POLICIES, Needs
+from schema.core.policy import required
 from schema.schema import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PERMISSION_CORE = frozenset(
     {
         "models/permissions.py",
-        "resolvers/policies.py",
-        "resolvers/permissions.py",
-        "resolvers/context.py",
-        "schema/enum_descriptions.py",
+        "resolvers/core/policies.py",
+        "resolvers/core/permissions.py",
+        "resolvers/core/context.py",
+        "schema/core/enum_descriptions.py",
     }
 )
 
@@ -56,7 +56,7 @@ def test_every_mutation_declares_its_requirement() -> None:
         name for name, field in mutations.fields.items() if not hasattr(_definition(field), "requirement")
     }
     assert not undeclared, (
-        f"mutations without a declared requirement (schema/policy.py mutation): {undeclared}"
+        f"mutations without a declared requirement (schema/core/policy.py mutation): {undeclared}"
     )
 
 
@@ -89,7 +89,7 @@ def test_permissions_of_a_kind_are_named_in_one_place() -> None:
                 continue
             if _PERMISSION.search(path.read_text()):
                 naming.add(relative)
-    assert not naming, f"permissions named outside resolvers/policies.py: {sorted(naming)}"
+    assert not naming, f"permissions named outside resolvers/core/policies.py: {sorted(naming)}"
 
 
 def test_every_policy_names_a_kind_of_the_schema() -> None:

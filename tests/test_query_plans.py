@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from clientarea.catalogue import sync_catalogue
-from clientarea.settings import Settings
 from models import (
     ClientAccount,
     Contact,
@@ -28,6 +27,7 @@ from models.base import utcnow, uuid7
 from models.catalogue import BillingCycle
 from models.database import Database
 from models.permissions import ALL_MASK
+from resolvers.core.settings import Settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api
 

@@ -12,8 +12,8 @@ import httpx
 
 from benchmarks.read_paths import floor_schema, measure, operations, populate
 from clientarea.app import create_app
-from clientarea.settings import Settings
 from models.database import Database
+from resolvers.core.settings import Settings
 
 ACCOUNTS = 50
 ROUNDS = 40

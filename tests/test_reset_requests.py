@@ -17,11 +17,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-import resolvers.reset_requests
 from clientarea.mailer import Mailer
-from clientarea.settings import Settings
 from models import AuditEvent, EmailStatus, OutboxEmail, PasswordResetRequest
 from models.database import Database
+from resolvers.core.settings import Settings
+from resolvers.password_resets import requests as reset_requests
 from tests.factories import create_user
 from tests.graphql import Api
 from tests.outages import server_process
@@ -41,7 +41,7 @@ class AnswerWatch:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.request_statements: list[str] = []
-        self._answer = resolvers.reset_requests.answer_reset_request
+        self._answer = reset_requests.answer_reset_request
 
     async def __call__(self, db: Database, settings: Settings, request_id: uuid.UUID) -> bool:
         self.request_statements = list(self.db.counter.statements)
@@ -58,7 +58,7 @@ async def test_registered_and_unknown_emails_run_the_same_statements(
 ) -> None:
     await create_user(db, email="known@timing.example")
     watch = AnswerWatch(db)
-    monkeypatch.setattr(resolvers.reset_requests, "answer_reset_request", watch)
+    monkeypatch.setattr(reset_requests, "answer_reset_request", watch)
 
     db.counter.reset()
     known = await api.new()(REQUEST, {"email": "known@timing.example"})
@@ -89,13 +89,13 @@ async def test_a_request_left_unanswered_is_answered_by_the_sweep(
     async def process_stopped(db: Database, settings: Settings, request_id: uuid.UUID) -> bool:
         return False
 
-    monkeypatch.setattr(resolvers.reset_requests, "answer_reset_request", process_stopped)
+    monkeypatch.setattr(reset_requests, "answer_reset_request", process_stopped)
     await api(REQUEST, {"email": "known@timing.example"})
     monkeypatch.undo()
-    fresh = await resolvers.reset_requests.answer_stale_reset_requests(db, settings)
-    monkeypatch.setattr(resolvers.reset_requests, "SWEEP_AFTER", resolvers.reset_requests.SWEEP_AFTER * 0)
-    swept = await resolvers.reset_requests.answer_stale_reset_requests(db, settings)
-    again = await resolvers.reset_requests.answer_stale_reset_requests(db, settings)
+    fresh = await reset_requests.answer_stale_reset_requests(db, settings)
+    monkeypatch.setattr(reset_requests, "SWEEP_AFTER", reset_requests.SWEEP_AFTER * 0)
+    swept = await reset_requests.answer_stale_reset_requests(db, settings)
+    again = await reset_requests.answer_stale_reset_requests(db, settings)
 
     # A request the answering task may still be on is left to it; an old one is answered once.
     assert (fresh, swept, again) == (0, 1, 0)
@@ -110,10 +110,10 @@ async def test_the_mailer_answers_requests_left_over(
     async def process_stopped(db: Database, settings: Settings, request_id: uuid.UUID) -> bool:
         return False
 
-    monkeypatch.setattr(resolvers.reset_requests, "answer_reset_request", process_stopped)
+    monkeypatch.setattr(reset_requests, "answer_reset_request", process_stopped)
     await api(REQUEST, {"email": "known@timing.example"})
     monkeypatch.undo()
-    monkeypatch.setattr(resolvers.reset_requests, "SWEEP_AFTER", resolvers.reset_requests.SWEEP_AFTER * 0)
+    monkeypatch.setattr(reset_requests, "SWEEP_AFTER", reset_requests.SWEEP_AFTER * 0)
     mailer = Mailer(db, settings.model_copy(update={"mail_poll_seconds": 0.02}))
 
     mailer.start()

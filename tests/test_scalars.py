@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from strawberry.exceptions import StrawberryInputCoercionError
 
-from clientarea.settings import Settings
 from models.database import Database
-from resolvers.ids import encode_id
-from schema.scalars import DATE_SPEC, DATE_TIME_SPEC, parse_date_time, serialize_date_time
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from schema.core.scalars import DATE_SPEC, DATE_TIME_SPEC, parse_date_time, serialize_date_time
 from tests.factories import create_account, create_user, session_for
 from tests.graphql import Api
 

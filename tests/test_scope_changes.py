@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from clientarea.settings import Settings
 from models.accounts import Membership
 from models.database import Database
 from models.hosting import Service, ServiceStatus
 from models.permissions import SCOPED_PERMISSIONS, Permission, from_mask
+from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_service, create_user
 from tests.graphql import Api
 from tests.test_scopes import (

@@ -9,11 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import delete, select
 
-from clientarea.settings import Settings
 from models.database import Database
 from models.hosting import Service
 from models.outbox import OutboxEmail
 from models.scopes import MembershipScopeService
+from resolvers.core.settings import Settings
 from resolvers.sso import redeem_login
 from resolvers.tickets import reply_as_staff
 from tests.factories import create_account, create_service, create_user

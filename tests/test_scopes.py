@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clientarea.settings import Settings
 from models.accounts import ClientAccount, Membership
 from models.audit import AuditEvent
 from models.database import Database
 from models.hosting import Domain, Service
 from models.permissions import SCOPED_PERMISSIONS, ordered
-from models.support import Ticket
+from models.tickets import Ticket
 from models.users import User
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import (
     add_member,
     create_account,

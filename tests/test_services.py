@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from clientarea.settings import Settings
 from models.accounts import ClientAccount
 from models.database import Database
 from models.hosting import Service, ServiceStatus
 from models.permissions import Permission
 from models.users import User
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_service, create_user, session_for
 from tests.graphql import Api
 

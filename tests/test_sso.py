@@ -14,13 +14,13 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
-from clientarea.settings import Settings
 from models import AuditEvent, ClientAccount, Membership, Service, ServiceLogin, ServiceStatus
 from models.base import utcnow
 from models.database import Database
 from models.permissions import Permission, to_mask
 from models.users import User
-from resolvers.ids import encode_id
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
 from resolvers.sso import LINK_LIFETIME, LoginClaims, read_token, redeem_login, sign_token
 from tests.factories import add_member, create_account, create_service, create_user, session_for
 from tests.graphql import Api

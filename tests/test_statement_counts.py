@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from clientarea.settings import Settings
 from models.database import Database
 from models.permissions import Permission
+from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from clientarea.auth import hash_password
-from clientarea.settings import Settings
 from models import AuditEvent, RateLimitHit
 from models.base import utcnow
 from models.database import Database
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import hash_password
 from tests.factories import BILLING, create_user
 from tests.graphql import Api
 

@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select
 
 import resolvers.tickets
-from clientarea.auth import hash_password
-from clientarea.settings import Settings
 from models import AuditEvent, ClientAccount, OutboxEmail, Service, Ticket, TicketMessage, User
 from models.base import uuid7
 from models.database import Database
 from models.permissions import Permission
-from resolvers.errors import Rejected
-from resolvers.ids import encode_id
+from resolvers.core.errors import Rejected
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import hash_password
 from resolvers.tickets import reply_as_staff
 from tests.conftest import ROOT
 from tests.factories import (

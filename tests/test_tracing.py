@@ -14,10 +14,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from clientarea import tracing
 from clientarea.app import create_app
-from clientarea.auth import hash_password
 from clientarea.observability import tracing_requested
-from clientarea.settings import Settings
 from models.database import Database
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import hash_password
 from tests.factories import create_user
 
 PASSWORD = "correct horse battery staple"

@@ -17,14 +17,14 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select, update
 
 from clientarea.app import create_app
-from clientarea.auth import hash_password
-from clientarea.settings import Settings
 from models import AuditEvent, OutboxEmail
 from models.base import utcnow
 from models.database import Database
 from models.two_factor import TwoFactorChallenge, TwoFactorCredential
 from models.users import User
-from resolvers.two_factor import decrypt_secret, reencrypt_secrets
+from resolvers.core.settings import Settings
+from resolvers.identity.credentials import hash_password
+from resolvers.two_factor.two_factor import decrypt_secret, reencrypt_secrets
 from tests.conftest import make_settings
 from tests.factories import (
     TwoFactorDevice,
@@ -323,7 +323,7 @@ async def test_malformed_codes_and_challenges_are_refused_plainly(
     for bad in ("",):
         response = await api(COMPLETE, {"challenge": bad, "code": "123456"})
         assert response.user_error_codes("completeSignIn") == ["TOKEN_INVALID"]
-    # NUL characters and oversized strings are refused before anything runs (schema/input_limits.py).
+    # NUL characters and oversized strings are refused before anything runs (schema/core/input_limits.py).
     for variables in (
         {"challenge": challenge, "code": "12345\x00"},
         {"challenge": challenge, "code": "x" * 60_000},

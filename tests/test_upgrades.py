@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from clientarea.settings import Settings
 from models.accounts import AccountStatus, ClientAccount
 from models.base import utcnow
 from models.billing import Order
@@ -19,11 +18,12 @@ from models.database import Database
 from models.hosting import Service, ServiceStatus
 from models.permissions import Permission
 from models.users import User
-from resolvers.billing import period_end
-from resolvers.context import Context, Principal
-from resolvers.ids import encode_id
-from resolvers.upgrades import change_service_specifications, prorate
-from schema.services import SpecificationInput
+from resolvers.billing.issuing import period_end
+from resolvers.core.context import Context, Principal
+from resolvers.core.ids import encode_id
+from resolvers.core.settings import Settings
+from resolvers.hosting.upgrades import change_service_specifications, prorate
+from schema.hosting.services import SpecificationInput
 from tests.factories import add_member, create_account, create_service, create_user, session_for
 from tests.graphql import Api
 

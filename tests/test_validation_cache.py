@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import _lru_cache_wrapper
 from typing import Any, cast
 
-from schema.limits import MAX_DEPTH, _cached_validate
+from schema.core.limits import MAX_DEPTH, _cached_validate
 from schema.schema import CACHE_SIZE, build_schema
 
 

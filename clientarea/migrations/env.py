@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from clientarea.settings import get_settings
 from models import Base
+from resolvers.core.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata

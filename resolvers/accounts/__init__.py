@@ -1,0 +1,1 @@
+"""Client accounts: their profile, members and security settings."""

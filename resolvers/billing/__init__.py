@@ -1,0 +1,1 @@
+"""Billing: orders, invoices, payments, prices and the money rules behind them."""

@@ -1,0 +1,1 @@
+"""Shared infrastructure of the rules: context, errors, loaders, permissions, policies, paging."""

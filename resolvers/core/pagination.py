@@ -1,0 +1,156 @@
+"""Keyset (cursor) pagination over SQL: stable under inserts, one statement a page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.types import TypeEngine
+
+from models.database import Database
+from resolvers.core.errors import BadUserInput
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@dataclass
+class Page(Generic[T]):
+    edges: list[tuple[str, T]]
+    has_next_page: bool
+    has_previous_page: bool
+    count: Callable[[], Awaitable[int]]
+
+    def map(self, convert: Callable[[T], U]) -> Page[U]:
+        """The same page with each row converted, e.g. a result row to the entity it holds."""
+        return Page(
+            [(cursor, convert(row)) for cursor, row in self.edges],
+            self.has_next_page,
+            self.has_previous_page,
+            self.count,
+        )
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.edges[0][0] if self.edges else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.edges[-1][0] if self.edges else None
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"`first` must be between 0 and {MAX_PAGE_SIZE}.")
+    return first
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+# A cursor is the caller's input: every value is checked against its key's column before it reaches
+# SQL, where a wrong type or an out-of-range integer would fail as a database error.
+_INT_BITS = {"BigInteger": 64, "SmallInteger": 16}
+_MAX_TEXT_KEY = 1_000
+_MAX_CURSOR_LENGTH = 4_000
+
+
+def _decode_value(raw: Any, sql_type: TypeEngine[Any]) -> Any:
+    python_type = sql_type.python_type
+    if python_type is uuid.UUID:
+        if not isinstance(raw, str) or len(raw) != 32:
+            raise ValueError(raw)
+        return uuid.UUID(hex=raw)
+    if python_type is datetime:
+        if not isinstance(raw, str) or len(raw) > 40:
+            raise ValueError(raw)
+        value = datetime.fromisoformat(raw)
+        if value.tzinfo is None:
+            raise ValueError(raw)
+        return value
+    if python_type is int:
+        bits = _INT_BITS.get(type(sql_type).__name__, 32)
+        if type(raw) is not int or not -(2 ** (bits - 1)) <= raw < 2 ** (bits - 1):
+            raise ValueError(raw)
+        return raw
+    if python_type is str:
+        if not isinstance(raw, str) or len(raw) > _MAX_TEXT_KEY or "\x00" in raw:
+            raise ValueError(raw)
+        return raw
+    raise ValueError(raw)
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    payload = orjson.dumps([_encode_value(v) for v in values])
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, types: Sequence[TypeEngine[Any]]) -> list[Any]:
+    """The key values of a cursor, each of its column's type; BAD_USER_INPUT for anything else."""
+    try:
+        if len(cursor) > _MAX_CURSOR_LENGTH:
+            raise ValueError(cursor)
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        if not isinstance(raw, list) or len(raw) != len(types):
+            raise ValueError(cursor)
+        return [_decode_value(value, kind) for value, kind in zip(raw, types, strict=True)]
+    except (ValueError, TypeError, UnicodeError, binascii.Error, orjson.JSONDecodeError):
+        raise BadUserInput("Invalid cursor.") from None
+
+
+async def paginate(
+    db: Database,
+    statement: Select[Any],
+    *,
+    keys: Sequence[Any],
+    key_of: Callable[[Any], Sequence[Any]],
+    first: int | None,
+    after: str | None,
+    descending: bool = False,
+) -> Page[Any]:
+    """One page of `statement`, ordered by `keys` (unique together), starting after `after`.
+
+    `key_of` gives a row's values for `keys`; rows are what the session's execute() yields.
+    """
+    size = page_size(first)
+    page_statement = statement
+    if after is not None:
+        values = decode_cursor(after, [key.type for key in keys])
+        position, bound = tuple_(*keys), tuple_(*values)
+        page_statement = page_statement.where(position < bound if descending else position > bound)
+    order = [key.desc() for key in keys] if descending else list(keys)
+    page_statement = page_statement.order_by(*order).limit(size + 1)
+
+    async with db.read() as session:
+        rows = list((await session.execute(page_statement)).all()) if size else []
+
+    async def count() -> int:
+        counting = select(func.count()).select_from(statement.order_by(None).subquery())
+        async with db.read() as session:
+            return int((await session.execute(counting)).scalar_one())
+
+    visible = rows[:size]
+    return Page(
+        edges=[(encode_cursor(key_of(row)), row) for row in visible],
+        has_next_page=len(rows) > size,
+        has_previous_page=after is not None,
+        count=count,
+    )

@@ -1,0 +1,1 @@
+"""Hosting: services and domains, their changes and upgrades."""

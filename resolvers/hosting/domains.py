@@ -1,0 +1,233 @@
+"""Domains: listing them across the viewer's accounts; changing their contacts, nameservers and settings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.contacts import Contact
+from models.hosting import Domain, DomainStatus
+from resolvers.audit import record
+from resolvers.core.context import Context
+from resolvers.core.domain_names import normalise_hostname, search_form
+from resolvers.core.errors import Problem, Rejected, UserErrorCode, not_found, reject
+from resolvers.core.ids import encode_id
+from resolvers.core.pagination import Page, paginate
+from resolvers.core.permissions import memberships_of, require_principal
+from resolvers.core.policies import DOMAIN
+from resolvers.core.reach import within_scope
+from resolvers.core.validation import Checker
+
+MIN_NAMESERVERS = 2
+MAX_NAMESERVERS = 13
+
+
+class DomainFilterLike(Protocol):
+    @property
+    def account_keys(self) -> Sequence[uuid.UUID] | None: ...
+    @property
+    def status(self) -> Sequence[DomainStatus] | None: ...
+    @property
+    def expires_before(self) -> date | None: ...
+    @property
+    def search(self) -> str | None: ...
+
+
+def _filtered(statement: Select[Any], filter: DomainFilterLike | None) -> Select[Any]:
+    if filter is None:
+        return statement
+    account_keys = filter.account_keys
+    if account_keys is not None:
+        statement = statement.where(Domain.account_id.in_(account_keys))
+    if filter.status is not None:
+        statement = statement.where(Domain.status.in_(filter.status))
+    if filter.expires_before is not None:
+        statement = statement.where(Domain.expires_at <= filter.expires_before)
+    if filter.search is not None and filter.search.strip():
+        statement = statement.where(
+            func.lower(Domain.name).contains(search_form(filter.search), autoescape=True)
+        )
+    return statement
+
+
+async def list_domains(
+    context: Context,
+    *,
+    first: int | None,
+    after: str | None,
+    filter: DomainFilterLike | None,
+    account_id: uuid.UUID | None = None,
+) -> Page[Domain]:
+    """Domains of every account where the viewer (or their token) holds VIEW_DOMAINS, or of one of them.
+
+    Ordered by ID, i.e. by creation (UUIDv7): a new domain sorts after every existing one and an ID
+    never changes, so a client paging through neither misses nor repeats a domain while others are
+    added or renewed (ordering by `expires_at` would move a domain across pages at each renewal).
+    """
+    principal = require_principal(context)
+    memberships = memberships_of(principal, DOMAIN.view).subquery()
+    statement: Select[Any] = (
+        select(Domain)
+        .join(memberships, memberships.c.account_id == Domain.account_id)
+        .where(within_scope(principal, "domain", memberships, subject_id=Domain.id))
+    )
+    if account_id is not None:
+        statement = statement.where(Domain.account_id == account_id)
+    page = await paginate(
+        context.db,
+        _filtered(statement, filter),
+        keys=[Domain.id],
+        key_of=lambda row: (row[0].id,),
+        first=first,
+        after=after,
+    )
+    for _, row in page.edges:
+        context.loaders.domain.prime(row[0].id, row[0])
+    return Page(
+        [(cursor, row[0]) for cursor, row in page.edges],
+        page.has_next_page,
+        page.has_previous_page,
+        page.count,
+    )
+
+
+async def _locked(session: AsyncSession, domain_id: uuid.UUID) -> Domain:
+    """The domain's row, locked for the change; a cancelled domain is final."""
+    row = await session.get(Domain, domain_id, with_for_update=True)
+    if row is None:
+        raise not_found("input", "domainId")
+    if row.status is DomainStatus.CANCELLED:
+        raise reject("A cancelled domain cannot be changed.", UserErrorCode.INVALID, "input", "domainId")
+    return row
+
+
+def _changed(session: AsyncSession, context: Context, action: str, row: Domain) -> None:
+    record(session, context, action, account_id=row.account_id, subject_id=encode_id("Domain", row.id))
+
+
+def _refresh(context: Context, row: Domain) -> Domain:
+    context.loaders.domain.clear(row.id).prime(row.id, row)
+    return row
+
+
+@dataclass(frozen=True)
+class DomainContactIds:
+    registrant: uuid.UUID
+    admin: uuid.UUID
+    tech: uuid.UUID
+    billing: uuid.UUID
+
+
+async def resolve_domain_contacts(
+    session: AsyncSession,
+    *,
+    account_id: uuid.UUID,
+    given: dict[str, uuid.UUID | None],
+    path: tuple[str, ...] = ("input", "contacts"),
+) -> DomainContactIds:
+    """The four role contacts of a domain of `account_id`, from the contact IDs given by
+    input field (`schema.hosting.domains.contact_ids`: None for a well-formed ID of another type).
+
+    Each given contact must belong to the same account (otherwise NOT_FOUND at its path, the same as
+    a missing one); an omitted registrant is the account holder (primary contact), omitted admin, tech
+    and billing contacts are the registrant.
+    """
+    wanted = [pk for pk in given.values() if pk is not None]
+    statement = (
+        select(Contact.id, Contact.is_primary)
+        .where(
+            Contact.account_id == account_id,
+            or_(Contact.id.in_(wanted) if wanted else false(), Contact.is_primary.is_(True)),
+        )
+        # Held until the domain refers to them, so a concurrent deleteContact waits and sees it in use.
+        .with_for_update(read=True)
+    )
+    rows = (await session.execute(statement)).all()
+    found = {row.id for row in rows}
+    primary = next((row.id for row in rows if row.is_primary), None)
+    problems = [
+        Problem("Not found.", UserErrorCode.NOT_FOUND, (*path, field))
+        for field, pk in given.items()
+        if pk is None or pk not in found
+    ]
+    if problems:
+        raise Rejected(problems)
+    registrant = given.get("registrantContactId") or primary
+    if registrant is None:
+        raise not_found(*path, "registrantContactId")
+    return DomainContactIds(
+        registrant=registrant,
+        admin=given.get("adminContactId") or registrant,
+        tech=given.get("techContactId") or registrant,
+        billing=given.get("billingContactId") or registrant,
+    )
+
+
+async def update_domain_contacts(
+    context: Context, target: Domain, *, given: dict[str, uuid.UUID | None]
+) -> Domain:
+    """`target`'s four role contacts, from the contact IDs given (checked:
+    the viewer may change the domain)."""
+    async with context.db.begin() as session:
+        row = await _locked(session, target.id)
+        chosen = await resolve_domain_contacts(session, account_id=row.account_id, given=given)
+        row.registrant_contact_id = chosen.registrant
+        row.admin_contact_id = chosen.admin
+        row.tech_contact_id = chosen.tech
+        row.billing_contact_id = chosen.billing
+        _changed(session, context, "domain.contacts_updated", row)
+    return _refresh(context, row)
+
+
+def check_nameservers(check: Checker, path: tuple[str, ...], nameservers: Sequence[str]) -> list[str]:
+    """2 to 13 distinct hostnames, normalised; a problem at its index for each bad or repeated one."""
+    if not MIN_NAMESERVERS <= len(nameservers) <= MAX_NAMESERVERS:
+        # Not looking at each of too many: the count alone is the answer.
+        check.fail(path, f"Give {MIN_NAMESERVERS} to {MAX_NAMESERVERS} nameservers.")
+        if len(nameservers) > MAX_NAMESERVERS:
+            return []
+    hosts: list[str] = []
+    for index, raw in enumerate(nameservers):
+        host = normalise_hostname(raw)
+        if host is None:
+            check.fail((*path, str(index)), "Enter a hostname, e.g. ns1.example.com.")
+        elif host in hosts:
+            check.fail((*path, str(index)), "This nameserver is already listed.")
+        else:
+            hosts.append(host)
+    return hosts
+
+
+async def update_domain_nameservers(
+    context: Context, target: Domain, *, nameservers: Sequence[str]
+) -> Domain:
+    check = Checker()
+    hosts = check_nameservers(check, ("input", "nameservers"), nameservers)
+    if check.problems:
+        raise Rejected(check.problems)
+    async with context.db.begin() as session:
+        row = await _locked(session, target.id)
+        row.nameservers = hosts
+        _changed(session, context, "domain.nameservers_updated", row)
+    return _refresh(context, row)
+
+
+async def update_domain_settings(
+    context: Context, target: Domain, *, auto_renew: bool | None, locked: bool | None
+) -> Domain:
+    if auto_renew is None and locked is None:
+        raise reject("Give autoRenew, locked or both.", UserErrorCode.INVALID, "input")
+    async with context.db.begin() as session:
+        row = await _locked(session, target.id)
+        if auto_renew is not None:
+            row.auto_renew = auto_renew
+        if locked is not None:
+            row.locked = locked
+        _changed(session, context, "domain.settings_updated", row)
+    return _refresh(context, row)

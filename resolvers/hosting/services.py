@@ -1,0 +1,167 @@
+"""Services: listing them across the viewer's accounts, and requesting their cancellation.
+
+Changing a service's specifications lives in resolvers/hosting/upgrades.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from models.base import utcnow
+from models.catalogue import Product, ProductType
+from models.hosting import CancellationType, Service, ServiceStatus
+from resolvers.audit import record
+from resolvers.core.context import Context
+from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.core.ids import encode_id
+from resolvers.core.pagination import Page, paginate
+from resolvers.core.permissions import memberships_of, require_principal
+from resolvers.core.policies import SERVICE
+from resolvers.core.reach import within_scope
+from resolvers.core.validation import Checker
+
+CANCELLABLE = frozenset({ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED})
+MAX_REASON_LENGTH = 1000
+# A cancellation reason may span lines; other control characters have no place in it.
+_REASON_WHITESPACE = frozenset("\n\r\t")
+
+
+@dataclass(frozen=True)
+class ServiceQuery:
+    """A decoded ServiceFilter; None means "any"."""
+
+    account_ids: list[uuid.UUID] | None = None
+    statuses: list[ServiceStatus] | None = None
+    product_type: ProductType | None = None
+
+
+def service_query(
+    *,
+    account_ids: Sequence[uuid.UUID] | None = None,
+    statuses: Sequence[ServiceStatus] | None = None,
+    product_type: ProductType | None = None,
+) -> ServiceQuery:
+    return ServiceQuery(
+        account_ids=None if account_ids is None else list(account_ids),
+        statuses=None if statuses is None else list(statuses),
+        product_type=product_type,
+    )
+
+
+async def viewer_services(
+    context: Context, *, first: int | None, after: str | None, query: ServiceQuery
+) -> Page[Service]:
+    """Services in every account where the viewer (narrowed by a token) holds VIEW_SERVICES."""
+    return await _page(context, query, account_id=None, first=first, after=after)
+
+
+async def account_services(
+    context: Context, *, account_id: uuid.UUID, first: int | None, after: str | None, query: ServiceQuery
+) -> Page[Service]:
+    return await _page(context, query, account_id=account_id, first=first, after=after)
+
+
+async def _page(
+    context: Context,
+    query: ServiceQuery,
+    *,
+    account_id: uuid.UUID | None,
+    first: int | None,
+    after: str | None,
+) -> Page[Service]:
+    principal = require_principal(context)
+    memberships = memberships_of(principal, SERVICE.view).subquery()
+    statement: Any = (
+        select(Service)
+        .join(memberships, memberships.c.account_id == Service.account_id)
+        .where(within_scope(principal, "service", memberships, subject_id=Service.id))
+    )
+    if account_id is not None:
+        statement = statement.where(Service.account_id == account_id)
+    if query.account_ids is not None:
+        statement = statement.where(Service.account_id.in_(query.account_ids))
+    if query.statuses is not None:
+        statement = statement.where(Service.status.in_(query.statuses))
+    if query.product_type is not None:
+        statement = statement.join(Product, Product.id == Service.product_id).where(
+            Product.type == query.product_type
+        )
+    # uuid7 keys sort by creation: a page boundary stays put while services are added.
+    page = await paginate(
+        context.db,
+        statement,
+        keys=[Service.id],
+        key_of=lambda row: (row[0].id,),
+        first=first,
+        after=after,
+    )
+    services = page.map(lambda row: row[0])
+    for _, service in services.edges:
+        context.loaders.service.prime(service.id, service)
+    return services
+
+
+def _reason(check: Checker, value: str) -> str:
+    cleaned = value.strip()
+    path = ("input", "reason")
+    if not cleaned:
+        check.fail(path, "This field is required.")
+    elif len(cleaned) > MAX_REASON_LENGTH:
+        check.fail(path, f"At most {MAX_REASON_LENGTH} characters.")
+    elif any(ord(ch) < 32 and ch not in _REASON_WHITESPACE for ch in cleaned):
+        check.fail(path, "Control characters are not allowed.")
+    return cleaned
+
+
+async def request_service_cancellation(
+    context: Context,
+    *,
+    service_id: uuid.UUID,
+    cancellation_type: CancellationType,
+    reason: str,
+    now: datetime | None = None,
+) -> Service:
+    """Records the request; the operator or the periodic job carries it out later (checked: the
+    viewer reaches the service and may ask for its cancellation, `SERVICE.action("cancel")`)."""
+    principal = require_principal(context)
+    check = Checker()
+    reason = _reason(check, reason)
+    if check.problems:
+        raise Rejected(check.problems)
+    async with context.db.begin() as session:
+        service = await session.get(Service, service_id, with_for_update=True)
+        if service is None:
+            raise not_found("input", "serviceId")
+        if service.status not in CANCELLABLE:
+            raise reject(
+                f"A {service.status.value.lower()} service cannot be cancelled.",
+                UserErrorCode.INVALID,
+                "input",
+                "serviceId",
+            )
+        if service.cancellation_type is not None:
+            raise reject(
+                "The service already has an open cancellation request.",
+                UserErrorCode.INVALID,
+                "input",
+                "serviceId",
+            )
+        service.cancellation_type = cancellation_type
+        service.cancellation_reason = reason
+        service.cancellation_requested_by_id = principal.user_id
+        service.cancellation_requested_at = now or utcnow()
+        record(
+            session,
+            context,
+            "service.cancellation_requested",
+            account_id=service.account_id,
+            subject_id=encode_id("Service", service.id),
+        )
+    context.loaders.service.clear(service.id).prime(service.id, service)
+    return service

@@ -1,0 +1,1 @@
+"""Who a user is: signing up and in, sessions, API tokens, passwords."""

@@ -1,0 +1,1 @@
+"""Invitations: inviting by email, who may grant what, accepting."""

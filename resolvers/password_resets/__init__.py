@@ -1,0 +1,1 @@
+"""Password resets: requesting a link and using it."""

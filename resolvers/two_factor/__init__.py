@@ -1,0 +1,1 @@
+"""Two-factor sign-in: setting it up and answering the challenge."""

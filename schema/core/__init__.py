@@ -1,0 +1,1 @@
+"""Shared schema infrastructure: base types, scalars, limits, declared requirements, IDs."""

@@ -1,0 +1,1 @@
+"""Hosting types: services and domains."""
