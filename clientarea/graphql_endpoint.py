@@ -52,10 +52,12 @@ from clientarea.origins import CookieOrigins
 from clientarea.persisted import register, resolve_document
 from models.availability import DatabaseUnavailable
 from models.database import Database
-from resolvers.core.context import Context, Principal
+from resolvers.core.context import Context
+from resolvers.core.credentials import InvalidToken, authenticate
 from resolvers.core.logs import current_request_id
+from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import InvalidToken, authenticate
+from resolvers.loaders import Loaders
 from schema.core.availability import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
 from schema.core.limits import MAX_TOKENS
 from schema.schema import CACHE_SIZE, INTERNAL_ERROR_MESSAGE, error_code
@@ -227,6 +229,7 @@ class GraphQLEndpoint:
             response=cookies,
             request_id=current_request_id() or uuid.uuid4().hex,
             principal=principal,
+            make_loaders=Loaders,
         )
         try:
             result = await self.schema.execute(

@@ -25,15 +25,15 @@ from models.catalogue import Product, ProductType
 from models.database import Database
 from models.hosting import Service, ServiceStatus
 from models.permissions import to_mask
-from resolvers.audit import record
-from resolvers.billing.issuing import cents
+from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.errors import UserErrorCode
 from resolvers.core.ids import encode_id
+from resolvers.core.loaders import Loader
+from resolvers.core.numbers import cents
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.policies import AFFILIATE
 from resolvers.core.validation import Checker
-from resolvers.loaders import Loader
 
 if TYPE_CHECKING:
     from resolvers.core.settings import Settings

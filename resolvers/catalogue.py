@@ -17,8 +17,8 @@ from models.catalogue import (
     ProductPrice,
     ProductType,
 )
+from resolvers.core.loaders import ById, GroupLoader
 from resolvers.core.pagination import Page, paginate
-from resolvers.loaders import ById, GroupLoader
 
 if TYPE_CHECKING:
     from resolvers.core.context import Context

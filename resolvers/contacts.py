@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contacts import Contact
 from models.hosting import Domain
-from resolvers.audit import record
+from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
+from resolvers.core.loaders import ScopedLoader
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.validation import Checker, ContactLike, Path, check_address
-from resolvers.loaders import ScopedLoader
 
 
 def check_contact(check: Checker, path: Path, raw: ContactLike) -> dict[str, str | None]:

@@ -14,17 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.base import utcnow
 from models.email_verification import EmailVerificationToken
 from models.users import User
-from resolvers.audit import record
 from resolvers.core import single_use
-from resolvers.core.context import Context, Principal
+from resolvers.core.audit import record
+from resolvers.core.context import Context
+from resolvers.core.credentials import digest
+from resolvers.core.emails import format_expiry, language_of_user
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.outbox import enqueue
 from resolvers.core.permissions import require_principal
+from resolvers.core.principal import Principal
 from resolvers.core.ratelimits import Limits, allowed
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import digest
-from resolvers.password_resets.resets import format_expiry, language_of_user
 
 VERIFICATION_LIFETIME = timedelta(days=7)
 # Per user: a lost or late email can be asked for again, an inbox cannot be flooded.

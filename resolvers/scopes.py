@@ -4,7 +4,8 @@ storing them for a membership, invitation or API token, and `updateMemberScope`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Uuid, delete, insert, literal, select
@@ -14,12 +15,21 @@ from models.accounts import Membership, MembershipRole
 from models.catalogue import Product
 from models.hosting import Domain, Service
 from models.permissions import SCOPED_PERMISSIONS, Permission, from_mask
-from resolvers.audit import record
-from resolvers.core.context import Access, Context
+from resolvers.core.audit import record
+from resolvers.core.context import Context
 from resolvers.core.errors import Problem, Rejected, UserErrorCode, forbidden, not_found, reject
 from resolvers.core.ids import encode_id
+from resolvers.core.loaders import Loader
 from resolvers.core.policies import MEMBERSHIP
-from resolvers.core.reach import ENDED_DOMAINS, ENDED_SERVICES, MEMBERSHIP_SCOPE, ScopeTables
+from resolvers.core.principal import Access
+from resolvers.core.reach import (
+    API_TOKEN_SCOPE,
+    ENDED_DOMAINS,
+    ENDED_SERVICES,
+    INVITATION_SCOPE,
+    MEMBERSHIP_SCOPE,
+    ScopeTables,
+)
 
 # More than any one agency maintains for one customer; a bound on the work one request causes.
 MAX_SCOPE_ITEMS = 100
@@ -214,3 +224,80 @@ async def update_member_scope(
     context.loaders.access.clear(row.account_id)
     context.loaders.scopes.membership.clear(row.id)
     return row
+
+
+@dataclass(frozen=True)
+class ScopeItems:
+    services: list[Service]
+    domains: list[Domain]
+
+    def within(self, account_id: uuid.UUID) -> ScopeItems:
+        """Only what still belongs to the account: a service or domain that moved away left the scope."""
+        return ScopeItems(
+            [s for s in self.services if s.account_id == account_id],
+            [d for d in self.domains if d.account_id == account_id],
+        )
+
+    def __and__(self, other: ScopeItems) -> ScopeItems:
+        service_ids = {s.id for s in other.services}
+        domain_ids = {d.id for d in other.domains}
+        return ScopeItems(
+            [s for s in self.services if s.id in service_ids],
+            [d for d in self.domains if d.id in domain_ids],
+        )
+
+
+class ScopeItemsLoader(Loader[uuid.UUID, ScopeItems]):
+    """Owner ID → the live services and domains in its scope; two statements for every scope a
+    request shows."""
+
+    def __init__(self, context: Context, tables: ScopeTables) -> None:
+        super().__init__(context)
+        self.tables = tables
+
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, ScopeItems]:
+        service_link, domain_link = self.tables.services, self.tables.domains
+        services: dict[uuid.UUID, list[Service]] = defaultdict(list)
+        domains: dict[uuid.UUID, list[Domain]] = defaultdict(list)
+        async with self.context.db.read() as session:
+            service_rows = await session.execute(
+                select(service_link.owner_id, Service)
+                .join(Service, Service.id == service_link.service_id)
+                .where(service_link.owner_id.in_(keys), Service.status.not_in(ENDED_SERVICES))
+                .order_by(Service.id)
+            )
+            for owner, service_row in service_rows:
+                services[owner].append(service_row)
+            domain_rows = await session.execute(
+                select(domain_link.owner_id, Domain)
+                .join(Domain, Domain.id == domain_link.domain_id)
+                .where(domain_link.owner_id.in_(keys), Domain.status.not_in(ENDED_DOMAINS))
+                .order_by(Domain.id)
+            )
+            for owner, domain_row in domain_rows:
+                domains[owner].append(domain_row)
+        return {key: ScopeItems(services[key], domains[key]) for key in keys}
+
+
+class ScopeLoaders:
+    def __init__(self, context: Context) -> None:
+        self.membership = ScopeItemsLoader(context, MEMBERSHIP_SCOPE)
+        self.invitation = ScopeItemsLoader(context, INVITATION_SCOPE)
+        self.api_token = ScopeItemsLoader(context, API_TOKEN_SCOPE)
+
+
+async def viewer_scope(context: Context, account_id: uuid.UUID) -> ScopeItems | None:
+    """What the viewer reaches in the account when scoped (by membership, token or both); None: all."""
+    principal = context.principal
+    access = await context.access(account_id)
+    if principal is None or access is None or not access.scoped:
+        return None
+    loaders = context.loaders.scopes
+    membership = await context.loaders.membership.load(access.membership_id)
+    scope: ScopeItems | None = None
+    if membership is not None and membership.scoped:
+        scope = (await loaders.membership.load(membership.id)).within(account_id)
+    if principal.token_scoped:
+        token_scope = (await loaders.api_token.load(principal.credential_id)).within(account_id)
+        scope = token_scope if scope is None else scope & token_scope
+    return scope

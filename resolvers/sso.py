@@ -27,7 +27,7 @@ from models.database import Database
 from models.hosting import Service, ServiceStatus
 from models.permissions import ALL_PERMISSIONS, from_mask
 from models.sso import ServiceLogin
-from resolvers.audit import record, record_system
+from resolvers.core.audit import record, record_system
 from resolvers.core.context import Context
 from resolvers.core.errors import UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id

@@ -21,20 +21,21 @@ from models.database import Database
 from models.permissions import to_mask
 from models.tickets import Ticket, TicketMessage, TicketStatus
 from models.users import User
-from resolvers.audit import record, record_system
-from resolvers.billing.issuing import next_number
-from resolvers.core.context import Access, Context
+from resolvers.core.audit import record, record_system
+from resolvers.core.context import Context
+from resolvers.core.emails import language_of_user
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
+from resolvers.core.loaders import GroupLoader, ScopedLoader
+from resolvers.core.numbers import next_number
 from resolvers.core.outbox import enqueue
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.permissions import memberships_of, require_principal
 from resolvers.core.policies import TICKET
+from resolvers.core.principal import Access
 from resolvers.core.reach import MEMBERSHIP_SCOPE, covers, within_scope
 from resolvers.core.settings import Settings
 from resolvers.core.validation import Checker, Path
-from resolvers.loaders import GroupLoader, ScopedLoader
-from resolvers.password_resets.resets import language_of_user
 
 MAX_SUBJECT_LENGTH = 200
 MAX_MESSAGE_LENGTH = 20_000

@@ -12,8 +12,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from models.accounts import Membership
 from models.users import User
+from resolvers.core.loaders import Loader
 from resolvers.core.permissions import memberships_of
-from resolvers.loaders import Loader
 
 if TYPE_CHECKING:
     from resolvers.core.context import Context

@@ -13,8 +13,8 @@ from models import affiliates as models
 from models.accounts import ClientAccount as ClientAccountRow
 from models.affiliates import CommissionStatus
 from resolvers import affiliates as resolve
-from resolvers.billing.issuing import cents
 from resolvers.core.context import Context
+from resolvers.core.numbers import cents
 from resolvers.core.policies import AFFILIATE
 from schema.core.base import Connection, Money, UserError
 from schema.core.policy import Granted, mutation, on_account

@@ -14,8 +14,9 @@ from models import identity as models
 from models.permissions import Permission, from_mask, ordered
 from resolvers import email_verification
 from resolvers.accounts import accounts as accounts_resolve
-from resolvers.core.context import Context, Principal
+from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
+from resolvers.core.principal import Principal
 from resolvers.identity import api_tokens
 from resolvers.identity import identity as resolve
 from resolvers.scopes import ScopeRequest

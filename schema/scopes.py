@@ -16,8 +16,7 @@ from resolvers.core.context import Context
 from resolvers.core.errors import Problem, Rejected, UserErrorCode
 from resolvers.core.permissions import InAccount
 from resolvers.core.policies import DOMAIN, MEMBERSHIP, SERVICE, Needs
-from resolvers.core.reach import ScopeItems
-from resolvers.scopes import MAX_SCOPE_ITEMS, SCOPE_PATH, ScopeRequest
+from resolvers.scopes import MAX_SCOPE_ITEMS, SCOPE_PATH, ScopeItems, ScopeRequest
 from schema.core.base import UserError
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, OnObject, mutation

@@ -23,8 +23,8 @@ from models.tickets import Ticket, TicketMessage, TicketStatus
 from models.two_factor import TwoFactorCredential
 from models.users import User
 from resolvers.billing.pricing import price_lists
+from resolvers.core.credentials import start_session
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import start_session
 from resolvers.two_factor.two_factor import add_recovery_codes, encrypt_secret
 
 _sequence = itertools.count(1)
@@ -276,7 +276,7 @@ async def create_ticket(
 ) -> Ticket:
     """An OPEN ticket numbered from the real sequence, with the opener's first message; with
     `staff_answer`, a staff message too and the ticket ANSWERED."""
-    from resolvers.billing.issuing import next_number
+    from resolvers.core.numbers import next_number
     from resolvers.tickets import ticket_number
 
     async with db.begin() as session:

@@ -27,11 +27,12 @@ from models.scopes import MembershipScopeDomain, MembershipScopeService
 from models.tickets import Ticket, TicketMessage, TicketStatus
 from models.two_factor import TwoFactorCredential
 from models.users import User
-from resolvers.billing.issuing import ItemDraft, issue_order, next_number
+from resolvers.billing.issuing import ItemDraft, issue_order
 from resolvers.billing.pricing import price_lists
+from resolvers.core.credentials import digest, hash_password
 from resolvers.core.ids import encode_id
+from resolvers.core.numbers import next_number
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import digest, hash_password
 from resolvers.tickets import ticket_number
 from resolvers.two_factor.two_factor import add_recovery_codes, encrypt_secret, issue_challenge
 from tests.factories import BILLING, TwoFactorDevice

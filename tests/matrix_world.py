@@ -24,8 +24,8 @@ from models.permissions import ALL_MASK, Permission, to_mask
 from models.scopes import MembershipScopeDomain, MembershipScopeService
 from models.tickets import Ticket, TicketStatus
 from models.users import User
+from resolvers.core.credentials import digest, new_api_token, start_session, token_display_prefix
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import digest, new_api_token, start_session, token_display_prefix
 
 ActorKind = Literal["anonymous", "owner", "member", "stranger", "token"]
 Scope = Literal["home", "foreign"]

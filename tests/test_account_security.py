@@ -10,9 +10,9 @@ from models.accounts import ClientAccount
 from models.database import Database
 from models.permissions import Permission
 from models.users import User
+from resolvers.core.credentials import hash_password
 from resolvers.core.ids import encode_id
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import hash_password
 from tests.factories import (
     add_member,
     create_account,

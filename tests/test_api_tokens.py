@@ -11,9 +11,9 @@ from models import ApiToken, Membership
 from models.base import utcnow
 from models.database import Database
 from models.permissions import Permission
+from resolvers.core.credentials import is_well_formed_token
 from resolvers.core.ids import encode_id
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import is_well_formed_token
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

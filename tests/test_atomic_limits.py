@@ -14,9 +14,9 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from clientarea.app import create_app
 from models import AuditEvent, Invitation, OutboxEmail, RateLimitHit, Session, User
 from models.database import Database
+from resolvers.core.credentials import hash_password, verify_password
 from resolvers.core.settings import Settings
 from resolvers.core.validation import normalise_email
-from resolvers.identity.credentials import hash_password, verify_password
 from tests.conftest import make_settings
 from tests.factories import BILLING, create_user
 from tests.graphql import Api, Response

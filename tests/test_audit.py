@@ -17,9 +17,9 @@ from sqlalchemy import select
 from models import AuditEvent, OutboxEmail
 from models.database import Database
 from models.permissions import Permission
+from resolvers.core.credentials import hash_password
 from resolvers.core.ids import encode_id
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import hash_password
 from schema.schema import schema
 from tests.factories import (
     BILLING,

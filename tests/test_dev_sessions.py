@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from clientarea.app import create_app
 from models.database import Database
+from resolvers.core.credentials import hash_password
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import hash_password
 from tests.conftest import make_settings, production_settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api

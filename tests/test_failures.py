@@ -24,8 +24,8 @@ from clientarea.catalogue import sync_catalogue
 from clientarea.migrate import upgrade
 from models import ClientAccount, Domain, IdempotencyKey, Invoice, Order, Product, Service
 from models.database import Database
-from resolvers.billing.issuing import next_number
 from resolvers.core.ids import encode_id
+from resolvers.core.numbers import next_number
 from resolvers.core.settings import Settings
 from tests.conftest import make_settings
 from tests.factories import create_account, create_user, session_for

@@ -24,10 +24,12 @@ from models.contacts import Contact
 from models.database import Database
 from models.permissions import Permission
 from models.users import User
-from resolvers.core.context import Context, Principal
+from resolvers.core.context import Context
+from resolvers.core.credentials import authenticate
 from resolvers.core.ids import encode_id
+from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import authenticate
+from resolvers.loaders import Loaders
 from schema.core.ids import decode_global_id
 from schema.schema import schema
 from tests.factories import (
@@ -190,6 +192,7 @@ async def _execute(world: World, document: str, global_id: str) -> Any:
         response=Response(),
         request_id="timing",
         principal=world.principal,
+        make_loaders=Loaders,
     )
     result = await schema.execute(document, variable_values={"id": global_id}, context_value=context)
     assert result.errors is None, result.errors

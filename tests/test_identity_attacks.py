@@ -16,9 +16,9 @@ from models import AuditEvent, Invitation, Membership, OutboxEmail, PasswordRese
 from models.base import utcnow
 from models.database import Database
 from models.permissions import Permission
+from resolvers.core.credentials import digest, hash_password
 from resolvers.core.ids import encode_id
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import digest, hash_password
 from tests.factories import BILLING, add_member, create_account, create_user, session_for
 from tests.graphql import Api
 

@@ -10,16 +10,24 @@ from clientarea.catalogue import sync_catalogue
 from models.accounts import ClientAccount
 from models.database import Database
 from models.users import User
-from resolvers.core.context import Context, Principal
+from resolvers.core.context import Context
 from resolvers.core.lookahead import at_hand, domains_ahead
+from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
+from resolvers.loaders import Loaders
 from tests.factories import create_account, create_domain, create_user
 
 
 def _context(db: Database, settings: Settings, user: User) -> Context:
     principal = Principal(user_id=user.id, email=user.email, credential="session", credential_id=uuid.uuid4())
     return Context(
-        db=db, settings=settings, request=None, response=None, request_id="lookahead", principal=principal
+        db=db,
+        settings=settings,
+        request=None,
+        response=None,
+        request_id="lookahead",
+        principal=principal,
+        make_loaders=Loaders,
     )
 
 

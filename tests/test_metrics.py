@@ -18,8 +18,8 @@ from clientarea.app import create_app
 from models.base import utcnow
 from models.database import Database
 from models.outbox import EmailStatus, OutboxEmail
+from resolvers.core.credentials import hash_password
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import hash_password
 from tests.conftest import make_settings
 from tests.factories import create_user
 from tests.graphql import Api

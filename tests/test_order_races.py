@@ -13,7 +13,7 @@ from sqlalchemy import TextClause, func, select, text
 
 from models import Order
 from models.database import Database
-from resolvers.billing.issuing import next_number
+from resolvers.core.numbers import next_number
 from resolvers.core.settings import Settings
 from tests.factories import session_for
 from tests.graphql import Api, Response

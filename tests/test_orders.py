@@ -13,8 +13,9 @@ from clientarea.catalogue import sync_catalogue
 from models import AccountStatus, ClientAccount, Contact, Domain, Order, Product, User
 from models.database import Database
 from models.permissions import Permission
-from resolvers.billing.issuing import cents, taxes_for
+from resolvers.billing.issuing import taxes_for
 from resolvers.core.ids import encode_id
+from resolvers.core.numbers import cents
 from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_user, session_for
 from tests.graphql import Api

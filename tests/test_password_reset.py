@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 from models import AuditEvent, OutboxEmail, PasswordResetToken, User
 from models.base import utcnow
 from models.database import Database
+from resolvers.core.credentials import digest, hash_password
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import digest, hash_password
 from tests.factories import create_account, create_user, session_for
 from tests.graphql import Api
 

@@ -20,8 +20,8 @@ from clientarea.persisted import ManifestError, documents_from_manifest, load_tr
 from models.database import Database
 from models.identity import ApiToken
 from models.persisted_documents import PersistedDocument
+from resolvers.core.credentials import digest, hash_password, new_api_token, token_display_prefix
 from resolvers.core.settings import Settings, get_settings
-from resolvers.identity.credentials import digest, hash_password, new_api_token, token_display_prefix
 from tests.conftest import make_settings
 from tests.factories import create_user, session_for
 from tests.graphql import Api

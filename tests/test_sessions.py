@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from models import Session
 from models.base import utcnow
 from models.database import Database
+from resolvers.core.credentials import hash_password
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import hash_password
 from tests.factories import create_user
 from tests.graphql import Api
 

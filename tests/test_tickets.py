@@ -19,10 +19,10 @@ from models import AuditEvent, ClientAccount, OutboxEmail, Service, Ticket, Tick
 from models.base import uuid7
 from models.database import Database
 from models.permissions import Permission
+from resolvers.core.credentials import hash_password
 from resolvers.core.errors import Rejected
 from resolvers.core.ids import encode_id
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import hash_password
 from resolvers.tickets import reply_as_staff
 from tests.conftest import ROOT
 from tests.factories import (

@@ -16,8 +16,8 @@ from clientarea import tracing
 from clientarea.app import create_app
 from clientarea.observability import tracing_requested
 from models.database import Database
+from resolvers.core.credentials import hash_password
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import hash_password
 from tests.factories import create_user
 
 PASSWORD = "correct horse battery staple"

@@ -22,8 +22,8 @@ from models.base import utcnow
 from models.database import Database
 from models.two_factor import TwoFactorChallenge, TwoFactorCredential
 from models.users import User
+from resolvers.core.credentials import hash_password
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import hash_password
 from resolvers.two_factor.two_factor import decrypt_secret, reencrypt_secrets
 from tests.conftest import make_settings
 from tests.factories import (

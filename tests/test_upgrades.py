@@ -19,10 +19,12 @@ from models.hosting import Service, ServiceStatus
 from models.permissions import Permission
 from models.users import User
 from resolvers.billing.issuing import period_end
-from resolvers.core.context import Context, Principal
+from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
+from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
 from resolvers.hosting.upgrades import change_service_specifications, prorate
+from resolvers.loaders import Loaders
 from schema.hosting.services import SpecificationInput
 from tests.factories import add_member, create_account, create_service, create_user, session_for
 from tests.graphql import Api
@@ -196,6 +198,7 @@ async def test_fixed_dates_prorate_exactly_through_the_resolver(db: Database, se
         principal=Principal(
             user_id=owner.id, email=owner.email, credential="session", credential_id=uuid.uuid4()
         ),
+        make_loaders=Loaders,
     )
 
     changed, order = await change_service_specifications(

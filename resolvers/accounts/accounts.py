@@ -16,13 +16,14 @@ from models.contacts import Contact
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from models.users import User
 from resolvers.affiliates import referrer_of_agent
-from resolvers.audit import record
-from resolvers.core.context import Access, Context, Principal
+from resolvers.core.audit import record
+from resolvers.core.context import Context
 from resolvers.core.emails import language_for_country
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.permissions import memberships_of, require_principal, two_factor_enabled
+from resolvers.core.principal import Access, Principal
 from resolvers.core.ratelimits import Limits, allowed
 from resolvers.core.validation import BillingProfile, BillingProfileLike, Checker, check_billing_profile
 from resolvers.password_resets.resets import send_password_link

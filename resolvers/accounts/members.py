@@ -9,13 +9,14 @@ from sqlalchemy import delete, select
 
 from models.accounts import Membership, MembershipRole
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
-from resolvers.audit import record
-from resolvers.core.context import Access, Context, Principal
+from resolvers.core.audit import record
+from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.permissions import grant, require_unrestricted
 from resolvers.core.policies import INVITATION, MEMBERSHIP
+from resolvers.core.principal import Access, Principal
 from resolvers.core.reach import MEMBERSHIP_SCOPE
 from resolvers.invitations.authority import revoke_invitations_by
 from resolvers.scopes import require_scoped_permissions, write_scope

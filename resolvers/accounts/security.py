@@ -10,14 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.two_factor import TwoFactorCredential
 from models.users import User
-from resolvers.audit import record
-from resolvers.core.context import Context, Principal
+from resolvers.core.audit import record
+from resolvers.core.context import Context
+from resolvers.core.emails import language_of_user
 from resolvers.core.errors import UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.outbox import enqueue
 from resolvers.core.permissions import grant
 from resolvers.core.policies import MEMBERSHIP_ONLY
-from resolvers.password_resets.resets import language_of_user
+from resolvers.core.principal import Principal
 from resolvers.two_factor import two_factor
 
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Select, select
 
 from models.billing import Invoice, InvoiceLine, InvoiceStatus, InvoiceTax, Order, OrderItem
+from resolvers.core.loaders import GroupLoader, ScopedLoader
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.permissions import memberships_of, require_principal
 from resolvers.core.policies import INVOICE
-from resolvers.loaders import GroupLoader, ScopedLoader
 
 if TYPE_CHECKING:
     from resolvers.core.context import Context

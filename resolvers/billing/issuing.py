@@ -10,22 +10,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from decimal import Decimal
 
-from sqlalchemy import literal_column, text
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.accounts import ClientAccount
 from models.base import utcnow, uuid7
-from models.billing import Invoice, InvoiceLine, InvoiceTax, NumberSequence, Order, OrderItem
+from models.billing import Invoice, InvoiceLine, InvoiceTax, Order, OrderItem
 from models.catalogue import BillingCycle
+from resolvers.core.numbers import cents, next_number
 from resolvers.core.validation import EU_COUNTRIES
 
-CENT = Decimal("0.01")
 PROVIDER_COUNTRY = "AT"
 VAT_RATE = Decimal("20")
 PAYMENT_TERM = timedelta(days=14)
@@ -43,10 +40,6 @@ CYCLE_MONTHS = {
 }
 
 
-def cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 @dataclass(frozen=True)
 class TaxLine:
     name: str
@@ -61,26 +54,6 @@ def taxes_for(*, country_code: str, tax_id: str | None, subtotal: Decimal) -> li
     if country_code in EU_COUNTRIES:
         return [TaxLine("Reverse charge", Decimal("0"), Decimal("0.00"))]
     return [TaxLine("Not taxable in Austria (outside the EU)", Decimal("0"), Decimal("0.00"))]
-
-
-async def next_number(session: AsyncSession, sequence: str) -> int:
-    """The next value of a gap-free sequence, taken in the caller's transaction.
-
-    The upsert locks the counter row until the transaction ends, so a rolled-back order gives its
-    number back and concurrent orders take numbers one after the other.
-    """
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement: Any = (
-        insert(NumberSequence)
-        .values(name=sequence, next_value=2)
-        .on_conflict_do_update(
-            index_elements=[NumberSequence.name],
-            set_={"next_value": NumberSequence.next_value + 1},
-        )
-        .returning(literal_column("next_value"))
-    )
-    value = (await session.execute(statement)).scalar_one()
-    return int(value) - 1
 
 
 @dataclass

@@ -20,9 +20,9 @@ from models.billing import IdempotencyKey, Order
 from models.catalogue import BillingCycle
 from models.contacts import Contact
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
-from resolvers.audit import record
 from resolvers.billing.issuing import CYCLE_MONTHS, Issued, ItemDraft, draft_order, period_end, take_numbers
 from resolvers.billing.order_items import ROLES, CheckedItem, OrderItemLike, check_items
+from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.errors import UserErrorCode, reject
 from resolvers.core.ids import encode_id

@@ -13,7 +13,7 @@ from models.base import utcnow
 from models.billing import Invoice, InvoiceStatus
 from models.database import Database
 from resolvers.affiliates import record_commissions, void_pending_commissions
-from resolvers.audit import record_system
+from resolvers.core.audit import record_system
 from resolvers.core.errors import UserErrorCode, reject
 from resolvers.core.ids import encode_id
 

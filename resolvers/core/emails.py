@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import html
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.accounts import ClientAccount, Membership, MembershipRole
 
 GERMAN_SPEAKING = frozenset({"AT", "DE", "CH", "LI"})
 
@@ -255,6 +262,22 @@ TEMPLATES: dict[str, dict[str, Template]] = {
         ),
     },
 }
+
+
+def format_expiry(moment: datetime, language: str) -> str:
+    return moment.strftime("%d.%m.%Y %H:%M UTC" if language == "de" else "%Y-%m-%d %H:%M UTC")
+
+
+async def language_of_user(session: AsyncSession, user_id: uuid.UUID) -> str:
+    """The language of the user's first owned account (else first membership); English without any."""
+    country = await session.scalar(
+        select(ClientAccount.billing_country_code)
+        .join(Membership, Membership.account_id == ClientAccount.id)
+        .where(Membership.user_id == user_id)
+        .order_by(case((Membership.role == MembershipRole.OWNER, 0), else_=1), Membership.id)
+        .limit(1)
+    )
+    return language_for_country(country) if country else "en"
 
 
 def render(template: str, language: str, params: Mapping[str, str]) -> RenderedEmail:

@@ -20,7 +20,7 @@ from models.accounts import ClientAccount, Membership, MembershipRole
 from models.identity import ApiTokenAccount
 from models.permissions import SCOPED_PERMISSIONS, Permission, ordered
 from models.two_factor import TwoFactorCredential
-from resolvers.core.context import Access, Context, Principal
+from resolvers.core.context import Context
 from resolvers.core.errors import (
     Forbidden,
     Rejected,
@@ -31,6 +31,7 @@ from resolvers.core.errors import (
     reject,
 )
 from resolvers.core.policies import Needs
+from resolvers.core.principal import Access, Principal
 
 
 def require_principal(context: Context) -> Principal:

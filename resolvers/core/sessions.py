@@ -9,13 +9,14 @@ from sqlalchemy import update
 from models.base import utcnow
 from models.identity import Session
 from models.users import User
-from resolvers.audit import record
-from resolvers.core.context import Context, Principal
-from resolvers.core.ids import encode_id
-from resolvers.identity.credentials import (
+from resolvers.core.audit import record
+from resolvers.core.context import Context
+from resolvers.core.credentials import (
     digest,
     start_session,
 )
+from resolvers.core.ids import encode_id
+from resolvers.core.principal import Principal
 
 
 def client_address(context: Context) -> str:

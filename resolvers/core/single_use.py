@@ -15,7 +15,7 @@ from models.email_verification import EmailVerificationToken
 from models.invitations import PasswordResetToken
 from models.two_factor import TwoFactorChallenge
 from models.users import User
-from resolvers.identity.credentials import digest
+from resolvers.core.credentials import digest
 
 TokenModel = TypeVar("TokenModel", EmailVerificationToken, PasswordResetToken, TwoFactorChallenge)
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contacts import Contact
 from models.hosting import Domain, DomainStatus
-from resolvers.audit import record
+from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.domain_names import normalise_hostname, search_form
 from resolvers.core.errors import Problem, Rejected, UserErrorCode, not_found, reject

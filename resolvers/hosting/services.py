@@ -16,7 +16,7 @@ from sqlalchemy import select
 from models.base import utcnow
 from models.catalogue import Product, ProductType
 from models.hosting import CancellationType, Service, ServiceStatus
-from resolvers.audit import record
+from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id

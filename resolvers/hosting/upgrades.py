@@ -17,13 +17,14 @@ from models.base import utcnow
 from models.billing import Order
 from models.catalogue import BillingCycle
 from models.hosting import Service, ServiceStatus
-from resolvers.audit import record
-from resolvers.billing.issuing import CYCLE_MONTHS, ItemDraft, cents, draft_order, period_end, take_numbers
+from resolvers.billing.issuing import CYCLE_MONTHS, ItemDraft, draft_order, period_end, take_numbers
 from resolvers.billing.order_items import SpecificationLike
 from resolvers.billing.pricing import PriceList, price_lists
+from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
+from resolvers.core.numbers import cents
 from resolvers.core.permissions import require_principal
 from resolvers.core.validation import Checker
 

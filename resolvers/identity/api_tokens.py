@@ -11,18 +11,19 @@ from sqlalchemy import select
 from models.base import utcnow
 from models.identity import ApiToken, ApiTokenAccount
 from models.permissions import Permission, to_mask
-from resolvers.audit import record
-from resolvers.core.context import Context, Principal
-from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
-from resolvers.core.ids import encode_id
-from resolvers.core.permissions import require_principal
-from resolvers.core.reach import API_TOKEN_SCOPE
-from resolvers.core.validation import Checker
-from resolvers.identity.credentials import (
+from resolvers.core.audit import record
+from resolvers.core.context import Context
+from resolvers.core.credentials import (
     digest,
     new_api_token,
     token_display_prefix,
 )
+from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
+from resolvers.core.ids import encode_id
+from resolvers.core.permissions import require_principal
+from resolvers.core.principal import Principal
+from resolvers.core.reach import API_TOKEN_SCOPE
+from resolvers.core.validation import Checker
 from resolvers.scopes import (
     ScopeRequest,
     choose_scope,

@@ -16,11 +16,18 @@ from models.identity import ApiToken, Session
 from models.users import User
 from resolvers.accounts.accounts import add_account, check_account
 from resolvers.affiliates import referrer_by_code
-from resolvers.audit import record
-from resolvers.core.context import Context, Principal
+from resolvers.core.audit import record
+from resolvers.core.context import Context
+from resolvers.core.credentials import (
+    hash_password,
+    start_session,
+    verify_password,
+)
 from resolvers.core.emails import language_for_country
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
+from resolvers.core.passwords import password_weakness
+from resolvers.core.principal import Principal
 from resolvers.core.ratelimits import Limits, allowed, count_attempt, release_attempt
 from resolvers.core.sessions import (
     _begin_session,
@@ -31,12 +38,6 @@ from resolvers.core.sessions import (
 )
 from resolvers.core.validation import BillingProfileLike, Checker
 from resolvers.email_verification import mark_verified, send_verification_link
-from resolvers.identity.credentials import (
-    hash_password,
-    start_session,
-    verify_password,
-)
-from resolvers.identity.passwords import password_weakness
 from resolvers.password_resets.resets import find_usable_token, redeem_token
 from resolvers.two_factor import two_factor
 

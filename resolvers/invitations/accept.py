@@ -14,17 +14,18 @@ from models.accounts import ClientAccount, Membership, MembershipRole
 from models.base import utcnow
 from models.invitations import Invitation, InvitationState
 from models.users import User
-from resolvers.audit import record
-from resolvers.core.context import Context, Principal
+from resolvers.core.audit import record
+from resolvers.core.context import Context
+from resolvers.core.credentials import digest, hash_password, start_session
 from resolvers.core.errors import RateLimited, Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
+from resolvers.core.passwords import password_weakness
+from resolvers.core.principal import Principal
 from resolvers.core.ratelimits import Limits, allowed
 from resolvers.core.reach import INVITATION_SCOPE, MEMBERSHIP_SCOPE
 from resolvers.core.sessions import _begin_session, _revoke_current_session, client_address
 from resolvers.core.validation import Checker
 from resolvers.email_verification import mark_verified, require_verified_email
-from resolvers.identity.credentials import digest, hash_password, start_session
-from resolvers.identity.passwords import password_weakness
 from resolvers.invitations.authority import inviter_authority
 from resolvers.invitations.invitations import InvitationStatus, _not_pending, status_of
 from resolvers.scopes import (

@@ -11,7 +11,7 @@ from models.accounts import Membership, MembershipRole
 from models.base import utcnow
 from models.invitations import Invitation, InvitationState
 from models.permissions import ALL_MASK, from_mask
-from resolvers.audit import record
+from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import INVITATION

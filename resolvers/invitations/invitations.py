@@ -17,19 +17,20 @@ from models.base import utcnow
 from models.invitations import Invitation, InvitationState
 from models.permissions import Permission, from_mask, to_mask
 from models.users import User
-from resolvers.audit import record
-from resolvers.core.context import Access, Context, Principal
+from resolvers.core.audit import record
+from resolvers.core.context import Context
+from resolvers.core.credentials import digest
 from resolvers.core.emails import language_for_country
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.outbox import enqueue
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.permissions import require_principal
+from resolvers.core.principal import Access, Principal
 from resolvers.core.ratelimits import Limits, allowed
 from resolvers.core.reach import INVITATION_SCOPE
 from resolvers.core.validation import Checker
 from resolvers.email_verification import email_verified
-from resolvers.identity.credentials import digest
 from resolvers.scopes import (
     ChosenScope,
     ScopeRequest,

@@ -22,12 +22,13 @@ from models.database import Database
 from models.password_resets import PasswordResetRequest
 from models.users import User
 from resolvers.core.context import Context
+from resolvers.core.emails import language_of_user
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.ratelimits import Limits, allowed
 from resolvers.core.settings import Settings
 from resolvers.core.validation import Checker
-from resolvers.password_resets.resets import language_of_user, send_password_link
+from resolvers.password_resets.resets import send_password_link
 
 logger = logging.getLogger("clientarea.password_resets")
 

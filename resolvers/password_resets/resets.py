@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.accounts import ClientAccount, Membership, MembershipRole
 from models.base import utcnow
 from models.invitations import PasswordResetToken
 from models.users import User
 from resolvers.core import single_use
-from resolvers.core.emails import language_for_country
+from resolvers.core.credentials import digest
+from resolvers.core.emails import format_expiry
 from resolvers.core.outbox import enqueue
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import digest
-
-
-def format_expiry(moment: datetime, language: str) -> str:
-    return moment.strftime("%d.%m.%Y %H:%M UTC" if language == "de" else "%Y-%m-%d %H:%M UTC")
 
 
 def send_password_link(
@@ -52,18 +46,6 @@ def send_password_link(
             "expires": format_expiry(expires_at, language),
         },
     )
-
-
-async def language_of_user(session: AsyncSession, user_id: uuid.UUID) -> str:
-    """The language of the user's first owned account (else first membership); English without any."""
-    country = await session.scalar(
-        select(ClientAccount.billing_country_code)
-        .join(Membership, Membership.account_id == ClientAccount.id)
-        .where(Membership.user_id == user_id)
-        .order_by(case((Membership.role == MembershipRole.OWNER, 0), else_=1), Membership.id)
-        .limit(1)
-    )
-    return language_for_country(country) if country else "en"
 
 
 async def find_usable_token(session: AsyncSession, secret: str) -> tuple[uuid.UUID, User] | None:

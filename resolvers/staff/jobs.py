@@ -23,7 +23,7 @@ from models.hosting import CancellationType, Domain, DomainStatus, Service, Serv
 from models.identity import Session
 from models.ratelimits import RateLimitHit
 from models.sso import ServiceLogin
-from resolvers.audit import record_system
+from resolvers.core.audit import record_system
 from resolvers.core.ids import encode_id
 from resolvers.core.settings import Settings
 from resolvers.hosting.services import CANCELLABLE

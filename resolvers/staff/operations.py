@@ -20,8 +20,8 @@ from models.base import utcnow
 from models.billing import Invoice, InvoiceStatus, Order, OrderItem, OrderStatus
 from models.database import Database
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
-from resolvers.audit import record_system
 from resolvers.billing.issuing import period_end
+from resolvers.core.audit import record_system
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.settings import Settings

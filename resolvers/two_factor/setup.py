@@ -18,14 +18,15 @@ from models.accounts import ClientAccount, Membership, MembershipRole
 from models.base import utcnow
 from models.two_factor import TwoFactorCredential, TwoFactorRecoveryCode
 from models.users import User
-from resolvers.audit import record
-from resolvers.core.context import Context, Principal
+from resolvers.core.audit import record
+from resolvers.core.context import Context
+from resolvers.core.credentials import verify_password
+from resolvers.core.emails import format_expiry, language_of_user
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.outbox import enqueue
+from resolvers.core.principal import Principal
 from resolvers.core.sessions import open_session
-from resolvers.identity.credentials import verify_password
-from resolvers.password_resets.resets import format_expiry, language_of_user
 from resolvers.two_factor import two_factor
 
 CODE_FAILED = "user.two_factor_failed"

@@ -21,14 +21,14 @@ from models.database import Database
 from models.ratelimits import RateLimitHit
 from models.two_factor import TwoFactorChallenge, TwoFactorCredential, TwoFactorRecoveryCode
 from models.users import User
-from resolvers.audit import record, record_system
 from resolvers.core import ratelimits, single_use
+from resolvers.core.audit import record, record_system
 from resolvers.core.context import Context
+from resolvers.core.credentials import digest
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.permissions import require_principal
 from resolvers.core.settings import Settings
-from resolvers.identity.credentials import digest
 
 # RFC 6238 as every authenticator app reads it: 6 digits, 30-second steps (pyotp's defaults),
 # and one step either side for a phone's clock that is a little off.

@@ -17,7 +17,7 @@ from resolvers import contacts as contacts_resolve
 from resolvers.accounts import accounts as resolve
 from resolvers.accounts import members as members_resolve
 from resolvers.billing import invoices as invoices_resolve
-from resolvers.core.context import Access, Context
+from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.lookahead import at_hand
 from resolvers.core.policies import (
@@ -33,6 +33,7 @@ from resolvers.core.policies import (
     SERVICE,
     TICKET,
 )
+from resolvers.core.principal import Access
 from resolvers.invitations import invitations as invitations_resolve
 from resolvers.invitations.invitations import InvitationStatus
 from schema.core.base import (

@@ -11,10 +11,11 @@ from strawberry.types import Info
 from models import accounts as models
 from models.accounts import MembershipRole
 from models.permissions import Permission, ordered
-from resolvers.core import reach as scopes_resolve
-from resolvers.core.context import Access, Context
+from resolvers import scopes as scopes_resolve
+from resolvers.core.context import Context
 from resolvers.core.lookahead import accounts_ahead
 from resolvers.core.pagination import Page
+from resolvers.core.principal import Access
 from schema.core.base import (
     PageInfo,
 )

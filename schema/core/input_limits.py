@@ -20,8 +20,8 @@ from graphql import (
 )
 
 from resolvers.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from resolvers.core.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from resolvers.hosting.services import MAX_REASON_LENGTH
-from resolvers.identity.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from resolvers.tickets import MAX_MESSAGE_LENGTH, MAX_SUBJECT_LENGTH
 
 # Any string without a limit of its own: far above a name or a code, far below what would make a

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from resolvers.core.context import Access, Context, Principal
+from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.permissions import (
     FieldPermissions,
@@ -33,6 +33,7 @@ from resolvers.core.permissions import (
     require_unrestricted,
 )
 from resolvers.core.policies import Needs, Policy
+from resolvers.core.principal import Access, Principal
 from resolvers.email_verification import require_verified_email
 from schema.core.base import authenticated, user_errors
 from schema.core.ids import decode_id

@@ -21,7 +21,7 @@ from models.database import Database
 from models.identity import ApiToken, ApiTokenAccount, Session
 from models.permissions import from_mask
 from models.users import User
-from resolvers.core.context import Principal
+from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
 
 TOKEN_PREFIX = "ca_"
