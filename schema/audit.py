@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -11,9 +12,11 @@ from strawberry.types import Info
 from models import audit as models
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
-from schema.accounts.accounts import ClientAccount
-from schema.core.base import Node
+from schema.core.base import Node, shape
 from schema.users import User, history_field, in_history
+
+if TYPE_CHECKING:
+    from schema.accounts.accounts import ClientAccount
 
 
 @strawberry.type
@@ -45,8 +48,11 @@ class AuditEvent(Node):
         return await in_history(info, self.actor_pk)
 
     @strawberry.field
-    async def account(self, info: Info[Context, None]) -> ClientAccount | None:
+    async def account(
+        self, info: Info[Context, None]
+    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")] | None:
         if self.account_pk is None or await info.context.access(self.account_pk) is None:
             return None
         row = await info.context.loaders.account.load(self.account_pk)
-        return ClientAccount.of(row) if row else None
+        account: ClientAccount | None = shape("ClientAccount")(row) if row else None
+        return account

@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -18,14 +19,16 @@ from resolvers.billing import orders as resolve
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import DOMAIN, INVOICE, ORDER, SERVICE
-from schema.accounts.accounts import BillingProfile, ClientAccount
 from schema.catalogue import Product
-from schema.core.base import Money, Node, UserError
+from schema.core.base import BillingProfile, Money, Node, UserError, shape, shaped
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, gated, mutation, on_account
 from schema.hosting.domains import Domain, DomainContactsInput, contact_ids
 from schema.hosting.services import Service, Specification, SpecificationInput
 from schema.users import User, history_field, in_history
+
+if TYPE_CHECKING:
+    from schema.accounts.accounts import ClientAccount
 
 
 @strawberry.enum
@@ -164,10 +167,13 @@ class Invoice(Node):
         )
 
     @strawberry.field
-    async def account(self, info: Info[Context, None]) -> ClientAccount:
+    async def account(
+        self, info: Info[Context, None]
+    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
         row = await info.context.loaders.account.load(self.account_pk)
         assert row is not None
-        return ClientAccount.of(row)
+        account: ClientAccount = shape("ClientAccount")(row)
+        return account
 
     @strawberry.field
     async def lines(self, info: Info[Context, None]) -> list[InvoiceLine]:
@@ -185,6 +191,7 @@ class Invoice(Node):
         ]
 
 
+@shaped
 @strawberry.type
 class Order(Node):
     id: strawberry.ID
@@ -212,10 +219,13 @@ class Order(Node):
         )
 
     @strawberry.field
-    async def account(self, info: Info[Context, None]) -> ClientAccount:
+    async def account(
+        self, info: Info[Context, None]
+    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
         row = await info.context.loaders.account.load(self.account_pk)
         assert row is not None
-        return ClientAccount.of(row)
+        account: ClientAccount = shape("ClientAccount")(row)
+        return account
 
     @strawberry.field(description=history_field("Who placed the order."))
     async def placed_by(self, info: Info[Context, None]) -> User:

@@ -14,7 +14,7 @@ from resolvers import contacts as resolve
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import CONTACT
-from schema.core.base import Address, AddressInput, Node, UserError
+from schema.core.base import Address, AddressInput, Node, UserError, shape
 from schema.core.policy import Granted, OnObject, mutation, on_account
 
 if TYPE_CHECKING:
@@ -60,11 +60,10 @@ class Contact(Node):
     async def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        from schema.accounts.accounts import ClientAccount
-
         row = await info.context.loaders.account.load(self.account_pk)
         assert row is not None
-        return ClientAccount.of(row)
+        account: ClientAccount = shape("ClientAccount")(row)
+        return account
 
 
 @strawberry.input

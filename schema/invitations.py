@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -17,12 +18,14 @@ from resolvers.invitations import accept as invitation_accept
 from resolvers.invitations import invitations as resolve
 from resolvers.invitations.invitations import InvitationStatus
 from resolvers.scopes import ScopeRequest
-from schema.accounts.accounts import ClientAccount, Membership
-from schema.core.base import Node, UserError
+from schema.core.base import Node, UserError, shape
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, Identity, OnObject, Public, mutation, on_account
 from schema.scopes import MembershipScope, MembershipScopeInput, decode_scope
 from schema.users import User, history_field, in_history
+
+if TYPE_CHECKING:
+    from schema.accounts.accounts import ClientAccount, Membership
 
 
 @strawberry.type
@@ -65,11 +68,14 @@ class Invitation(Node):
         return MembershipScope(items=items.within(self.account_pk))
 
     @strawberry.field(description="Null for a viewer who is not a member of the account (yet).")
-    async def account(self, info: Info[Context, None]) -> ClientAccount | None:
+    async def account(
+        self, info: Info[Context, None]
+    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")] | None:
         if await info.context.access(self.account_pk) is None:
             return None
         row = await info.context.loaders.account.load(self.account_pk)
-        return ClientAccount.of(row) if row else None
+        account: ClientAccount | None = shape("ClientAccount")(row) if row else None
+        return account
 
     @strawberry.field
     async def account_name(self, info: Info[Context, None]) -> str:
@@ -152,7 +158,7 @@ class AcceptInvitationInput:
 
 @strawberry.type
 class AcceptInvitationPayload:
-    membership: Membership | None = None
+    membership: Annotated[Membership, strawberry.lazy("schema.accounts.accounts")] | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -166,7 +172,7 @@ class SignUpWithInvitationInput:
 @strawberry.type
 class SignUpWithInvitationPayload:
     user: User | None = None
-    membership: Membership | None = None
+    membership: Annotated[Membership, strawberry.lazy("schema.accounts.accounts")] | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -252,7 +258,7 @@ class InvitationMutations:
             by_id=input.invitation_id is not None,
             invitation_id=granted.prepared,
         )
-        return AcceptInvitationPayload(membership=Membership.of(row))
+        return AcceptInvitationPayload(membership=shape("Membership")(row))
 
     @mutation(
         Public(),
@@ -264,4 +270,6 @@ class InvitationMutations:
         done = await invitation_accept.sign_up_with_invitation(
             info.context, token=input.token, name=input.name, password=input.password
         )
-        return SignUpWithInvitationPayload(user=User.of(done.user), membership=Membership.of(done.membership))
+        return SignUpWithInvitationPayload(
+            user=User.of(done.user), membership=shape("Membership")(done.membership)
+        )

@@ -17,7 +17,7 @@ from resolvers.core.errors import Problem, Rejected, UserErrorCode
 from resolvers.core.permissions import InAccount
 from resolvers.core.policies import DOMAIN, MEMBERSHIP, SERVICE, Needs
 from resolvers.scopes import MAX_SCOPE_ITEMS, SCOPE_PATH, ScopeItems, ScopeRequest
-from schema.core.base import UserError
+from schema.core.base import UserError, shape
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, OnObject, mutation
 
@@ -143,10 +143,8 @@ class ScopeMutations:
     async def update_member_scope(
         self, info: Info[Context, None], input: UpdateMemberScopeInput, granted: Granted
     ) -> UpdateMemberScopePayload:
-        from schema.accounts.accounts import Membership
-
         assert granted.access is not None
         row = await resolve.update_member_scope(
             info.context, granted.target, granted.access, request=granted.prepared
         )
-        return UpdateMemberScopePayload(membership=Membership.of(row))
+        return UpdateMemberScopePayload(membership=shape("Membership")(row))

@@ -15,7 +15,7 @@ from resolvers import tickets as resolve
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import SERVICE, TICKET
-from schema.core.base import Node, UserError
+from schema.core.base import Node, UserError, shape
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, OnObject, gated, mutation, on_account
 from schema.users import User, history_field, in_history
@@ -72,11 +72,10 @@ class Ticket(Node):
     async def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        from schema.accounts.accounts import ClientAccount
-
         row = await info.context.loaders.account.load(self.account_pk)
         assert row is not None
-        return ClientAccount.of(row)
+        account: ClientAccount = shape("ClientAccount")(row)
+        return account
 
     @strawberry.field(description=history_field("Who opened it."))
     async def opened_by(self, info: Info[Context, None]) -> User:

@@ -37,10 +37,11 @@ from resolvers.core.principal import Access
 from resolvers.invitations import invitations as invitations_resolve
 from resolvers.invitations.invitations import InvitationStatus
 from schema.core.base import (
-    Address,
+    BillingProfile,
     Connection,
     Node,
     account_keys,
+    shaped,
 )
 from schema.core.ids import decode_id
 from schema.core.policy import gated
@@ -58,38 +59,7 @@ if TYPE_CHECKING:
     from schema.tickets import Ticket
 
 
-@strawberry.type
-class BillingProfile:
-    first_name: str
-    last_name: str
-    company_name: str | None
-    email: str
-    phone: str
-    address: Address
-    tax_id: str | None
-    currency_code: str
-
-    @classmethod
-    def of(cls, row: models.ClientAccount) -> BillingProfile:
-        return cls(
-            first_name=row.billing_first_name,
-            last_name=row.billing_last_name,
-            company_name=row.billing_company_name,
-            email=row.billing_email,
-            phone=row.billing_phone,
-            address=Address(
-                line1=row.billing_line1,
-                line2=row.billing_line2,
-                city=row.billing_city,
-                state=row.billing_state,
-                postal_code=row.billing_postal_code,
-                country_code=row.billing_country_code,
-            ),
-            tax_id=row.billing_tax_id,
-            currency_code=row.currency_code,
-        )
-
-
+@shaped
 @strawberry.type(
     description=(
         "A customer of the hosting provider. Everything it buys is billed to it. Fields marked "
@@ -289,6 +259,7 @@ def _permissions(access: Access) -> list[Permission]:
     return ordered(access.permissions)
 
 
+@shaped
 @strawberry.type
 class Membership(Node):
     id: strawberry.ID

@@ -12,6 +12,7 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
+from models.accounts import ClientAccount as ClientAccountRow
 from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, Unauthenticated, UserErrorCode
 from resolvers.core.pagination import Page
@@ -133,6 +134,38 @@ def account_keys(account_ids: list[strawberry.ID] | None) -> list[uuid.UUID] | N
     return [key for key in keys if key is not None]
 
 
+@strawberry.type
+class BillingProfile:
+    first_name: str
+    last_name: str
+    company_name: str | None
+    email: str
+    phone: str
+    address: Address
+    tax_id: str | None
+    currency_code: str
+
+    @classmethod
+    def of(cls, row: ClientAccountRow) -> BillingProfile:
+        return cls(
+            first_name=row.billing_first_name,
+            last_name=row.billing_last_name,
+            company_name=row.billing_company_name,
+            email=row.billing_email,
+            phone=row.billing_phone,
+            address=Address(
+                line1=row.billing_line1,
+                line2=row.billing_line2,
+                city=row.billing_city,
+                state=row.billing_state,
+                postal_code=row.billing_postal_code,
+                country_code=row.billing_country_code,
+            ),
+            tax_id=row.billing_tax_id,
+            currency_code=row.currency_code,
+        )
+
+
 CENT = Decimal("0.01")
 
 
@@ -145,3 +178,20 @@ class Money:
     def of(cls, amount: Decimal, currency_code: str) -> Money:
         # Strawberry serialises Decimal with str(): "4.9" would read as a different price than "4.90".
         return cls(amount=amount.quantize(CENT, rounding=ROUND_HALF_UP), currency_code=currency_code)
+
+
+_SHAPES: dict[str, Callable[[Any], Any]] = {}
+TypeT = TypeVar("TypeT")
+
+
+def shaped(cls: TypeT) -> TypeT:
+    """Registers a type's `of` (its row → object), so an area below the one defining the type can
+    build it from a row by name, without importing the area above it: schema/accounts, which
+    reaches every other area, sits on top, and imports between the areas run one way only."""
+    _SHAPES[cls.__name__] = cls.of  # type: ignore[attr-defined]
+    return cls
+
+
+def shape(type_name: str) -> Callable[[Any], Any]:
+    """The `of` a type registered with `shaped`; every type is registered once the schema is built."""
+    return _SHAPES[type_name]

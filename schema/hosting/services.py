@@ -20,7 +20,7 @@ from resolvers.core.policies import SERVICE
 from resolvers.hosting import services as resolve
 from resolvers.hosting import upgrades as upgrades_resolve
 from schema.catalogue import Product
-from schema.core.base import Connection, Money, Node, UserError, account_keys
+from schema.core.base import Connection, Money, Node, UserError, account_keys, shape
 from schema.core.lookahead import selected
 from schema.core.policy import Granted, OnObject, gated, mutation
 from schema.users import User, history_field, in_history
@@ -100,9 +100,10 @@ class Service(Node):
     def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        from schema.accounts.accounts import ClientAccount
-
-        return at_hand(info.context.loaders.account, self.account_pk, ClientAccount.of)
+        account: ClientAccount = at_hand(
+            info.context.loaders.account, self.account_pk, shape("ClientAccount")
+        )
+        return account
 
     @strawberry.field
     def product(self, info: Info[Context, None]) -> Product:
@@ -167,9 +168,8 @@ class ChangeServiceSpecificationsPayload(_ServiceChangePayload):
 
     @strawberry.field(description="The upgrade or downgrade order that bills the change.")
     def order(self) -> Annotated[Order, strawberry.lazy("schema.billing")] | None:
-        from schema.billing import Order
-
-        return Order.of(self.order_row) if self.order_row else None
+        order: Order | None = shape("Order")(self.order_row) if self.order_row else None
+        return order
 
 
 @strawberry.input
