@@ -31,6 +31,18 @@ async def _target(context: Context, membership_id: uuid.UUID | None) -> tuple[Me
     return membership, access
 
 
+async def _own(context: Context, principal: Principal, membership_id: uuid.UUID) -> bool:
+    """Whether the membership is the viewer's own, in any account (one statement, for a restricted
+    token only: the same for a foreign ID and a missing one)."""
+    async with context.db.read() as session:
+        found = await session.scalar(
+            select(Membership.id).where(
+                Membership.id == membership_id, Membership.user_id == principal.user_id
+            )
+        )
+    return found is not None
+
+
 def _owner_required(message: str) -> Rejected:
     return reject(message, UserErrorCode.OWNER_REQUIRED, "input", "membershipId")
 
@@ -85,9 +97,9 @@ async def remove_member(
     """Removes a member, or the viewer leaves. Not declared as one requirement: leaving needs no
     MANAGE_USERS, is refused to a restricted token whatever the account (DESIGN rules 3, 14), and
     the owner is OWNER_REQUIRED before any permission is looked at."""
-    own = await context.loaders.membership.load(membership_id) if membership_id else None
-    if own is not None and own.user_id == principal.user_id:
-        # Leaving is an identity-level act, refused to a restricted token whatever the account.
+    if principal.restricted and membership_id is not None and await _own(context, principal, membership_id):
+        # Leaving is an identity-level act, refused to a restricted token whatever the account,
+        # also one the token does not reach (where the scoped loader would not find it).
         require_unrestricted(context)
     target, access = await _target(context, membership_id)
     leaving = target.id == access.membership_id
