@@ -20,7 +20,7 @@ from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import DOMAIN, INVOICE, ORDER, SERVICE
 from schema.catalogue import Product
-from schema.core.base import BillingProfile, Money, Node, UserError, shape, shaped
+from schema.core.base import BillingProfile, Money, Node, UserError, account_of, shaped
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, gated, mutation, on_account
 from schema.hosting.domains import Domain, DomainContactsInput, contact_ids
@@ -167,12 +167,10 @@ class Invoice(Node):
         )
 
     @strawberry.field
-    async def account(
+    def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        row = await info.context.loaders.account.load(self.account_pk)
-        assert row is not None
-        account: ClientAccount = shape("ClientAccount")(row)
+        account: ClientAccount = account_of(info, self.account_pk)
         return account
 
     @strawberry.field
@@ -219,12 +217,10 @@ class Order(Node):
         )
 
     @strawberry.field
-    async def account(
+    def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        row = await info.context.loaders.account.load(self.account_pk)
-        assert row is not None
-        account: ClientAccount = shape("ClientAccount")(row)
+        account: ClientAccount = account_of(info, self.account_pk)
         return account
 
     @strawberry.field(description=history_field("Who placed the order."))

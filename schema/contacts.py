@@ -14,7 +14,7 @@ from resolvers import contacts as resolve
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import CONTACT
-from schema.core.base import Address, AddressInput, Node, UserError, shape
+from schema.core.base import Address, AddressInput, Node, UserError, account_of
 from schema.core.policy import Granted, OnObject, mutation, on_account
 
 if TYPE_CHECKING:
@@ -57,12 +57,10 @@ class Contact(Node):
         )
 
     @strawberry.field
-    async def account(
+    def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        row = await info.context.loaders.account.load(self.account_pk)
-        assert row is not None
-        account: ClientAccount = shape("ClientAccount")(row)
+        account: ClientAccount = account_of(info, self.account_pk)
         return account
 
 

@@ -15,7 +15,7 @@ from resolvers import tickets as resolve
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import SERVICE, TICKET
-from schema.core.base import Node, UserError, shape
+from schema.core.base import Node, UserError, account_of
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, OnObject, gated, mutation, on_account
 from schema.users import User, history_field, in_history
@@ -69,12 +69,10 @@ class Ticket(Node):
         )
 
     @strawberry.field
-    async def account(
+    def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        row = await info.context.loaders.account.load(self.account_pk)
-        assert row is not None
-        account: ClientAccount = shape("ClientAccount")(row)
+        account: ClientAccount = account_of(info, self.account_pk)
         return account
 
     @strawberry.field(description=history_field("Who opened it."))

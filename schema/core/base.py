@@ -15,6 +15,7 @@ from strawberry.types import Info
 from models.accounts import ClientAccount as ClientAccountRow
 from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, Unauthenticated, UserErrorCode
+from resolvers.core.lookahead import at_hand
 from resolvers.core.pagination import Page
 from schema.core.ids import decode_id
 
@@ -195,3 +196,10 @@ def shaped(cls: TypeT) -> TypeT:
 def shape(type_name: str) -> Callable[[Any], Any]:
     """The `of` a type registered with `shaped`; every type is registered once the schema is built."""
     return _SHAPES[type_name]
+
+
+def account_of(info: Info[Context, Any], account_id: uuid.UUID) -> Any:
+    """The ClientAccount an object belongs to, for its `account` field: built at once when the
+    request holds the account's row already (the look-ahead, the access check or another field
+    read it), else once the account loader has read it."""
+    return at_hand(info.context.loaders.account, account_id, shape("ClientAccount"))

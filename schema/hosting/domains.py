@@ -18,7 +18,7 @@ from resolvers.core.pagination import Page
 from resolvers.core.policies import DOMAIN
 from resolvers.hosting import domains as resolve
 from schema.contacts import Contact
-from schema.core.base import Connection, Node, UserError, account_keys, shape
+from schema.core.base import Connection, Node, UserError, account_keys, account_of
 from schema.core.ids import decode_id
 from schema.core.lookahead import selected
 from schema.core.policy import Granted, OnObject, gated, mutation
@@ -98,9 +98,7 @@ class Domain(Node):
     def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        account: ClientAccount = at_hand(
-            info.context.loaders.account, self.account_pk, shape("ClientAccount")
-        )
+        account: ClientAccount = account_of(info, self.account_pk)
         return account
 
 

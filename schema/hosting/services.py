@@ -20,7 +20,7 @@ from resolvers.core.policies import SERVICE
 from resolvers.hosting import services as resolve
 from resolvers.hosting import upgrades as upgrades_resolve
 from schema.catalogue import Product
-from schema.core.base import Connection, Money, Node, UserError, account_keys, shape
+from schema.core.base import Connection, Money, Node, UserError, account_keys, account_of, shape
 from schema.core.lookahead import selected
 from schema.core.policy import Granted, OnObject, gated, mutation
 from schema.users import User, history_field, in_history
@@ -100,9 +100,7 @@ class Service(Node):
     def account(
         self, info: Info[Context, None]
     ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        account: ClientAccount = at_hand(
-            info.context.loaders.account, self.account_pk, shape("ClientAccount")
-        )
+        account: ClientAccount = account_of(info, self.account_pk)
         return account
 
     @strawberry.field
