@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
@@ -20,7 +20,7 @@ from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import DOMAIN, INVOICE, ORDER, SERVICE
 from schema.catalogue import Product
-from schema.core.base import BillingProfile, Money, Node, UserError, account_of, shaped
+from schema.core.base import BillingProfile, Money, Node, UserError, account_field, shaped
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, gated, mutation, on_account
 from schema.hosting.domains import Domain, DomainContactsInput, contact_ids
@@ -28,7 +28,7 @@ from schema.hosting.services import Service, Specification, SpecificationInput
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
-    from schema.accounts.accounts import ClientAccount
+    pass
 
 
 @strawberry.enum
@@ -166,12 +166,7 @@ class Invoice(Node):
             currency_code=row.currency_code,
         )
 
-    @strawberry.field
-    def account(
-        self, info: Info[Context, None]
-    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        account: ClientAccount = account_of(info, self.account_pk)
-        return account
+    account = account_field()
 
     @strawberry.field
     async def lines(self, info: Info[Context, None]) -> list[InvoiceLine]:
@@ -216,12 +211,7 @@ class Order(Node):
             currency_code=row.currency_code,
         )
 
-    @strawberry.field
-    def account(
-        self, info: Info[Context, None]
-    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        account: ClientAccount = account_of(info, self.account_pk)
-        return account
+    account = account_field()
 
     @strawberry.field(description=history_field("Who placed the order."))
     async def placed_by(self, info: Info[Context, None]) -> User:

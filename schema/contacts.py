@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
@@ -14,11 +14,11 @@ from resolvers import contacts as resolve
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import CONTACT
-from schema.core.base import Address, AddressInput, Node, UserError, account_of
+from schema.core.base import Address, AddressInput, Node, UserError, account_field
 from schema.core.policy import Granted, OnObject, mutation, on_account
 
 if TYPE_CHECKING:
-    from schema.accounts.accounts import ClientAccount
+    pass
 
 
 @strawberry.type
@@ -56,12 +56,7 @@ class Contact(Node):
             account_pk=row.account_id,
         )
 
-    @strawberry.field
-    def account(
-        self, info: Info[Context, None]
-    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        account: ClientAccount = account_of(info, self.account_pk)
-        return account
+    account = account_field()
 
 
 @strawberry.input

@@ -15,13 +15,12 @@ from resolvers import tickets as resolve
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.policies import SERVICE, TICKET
-from schema.core.base import Node, UserError, account_of
+from schema.core.base import Node, UserError, account_field
 from schema.core.ids import decode_id
 from schema.core.policy import Granted, OnObject, gated, mutation, on_account
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
-    from schema.accounts.accounts import ClientAccount
     from schema.hosting.services import Service
 
 
@@ -68,12 +67,7 @@ class Ticket(Node):
             service_pk=row.service_id,
         )
 
-    @strawberry.field
-    def account(
-        self, info: Info[Context, None]
-    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        account: ClientAccount = account_of(info, self.account_pk)
-        return account
+    account = account_field()
 
     @strawberry.field(description=history_field("Who opened it."))
     async def opened_by(self, info: Info[Context, None]) -> User:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry.extensions.field_extension import FieldExtension
@@ -18,6 +18,9 @@ from resolvers.core.errors import Rejected, Unauthenticated, UserErrorCode
 from resolvers.core.lookahead import at_hand
 from resolvers.core.pagination import Page
 from schema.core.ids import decode_id
+
+if TYPE_CHECKING:
+    from schema.accounts.accounts import ClientAccount
 
 
 @strawberry.interface(
@@ -198,8 +201,15 @@ def shape(type_name: str) -> Callable[[Any], Any]:
     return _SHAPES[type_name]
 
 
-def account_of(info: Info[Context, Any], account_id: uuid.UUID) -> Any:
-    """The ClientAccount an object belongs to, for its `account` field: built at once when the
-    request holds the account's row already (the look-ahead, the access check or another field
+def _account(
+    root: Any, info: Info[Context, Any]
+) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
+    account: ClientAccount = at_hand(info.context.loaders.account, root.account_pk, shape("ClientAccount"))
+    return account
+
+
+def account_field() -> Any:
+    """The `account` field of an object that belongs to one (its `account_pk`): built at once when
+    the request holds the account's row already (the look-ahead, the access check or another field
     read it), else once the account loader has read it."""
-    return at_hand(info.context.loaders.account, account_id, shape("ClientAccount"))
+    return strawberry.field(resolver=_account)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
@@ -18,13 +18,13 @@ from resolvers.core.pagination import Page
 from resolvers.core.policies import DOMAIN
 from resolvers.hosting import domains as resolve
 from schema.contacts import Contact
-from schema.core.base import Connection, Node, UserError, account_keys, account_of
+from schema.core.base import Connection, Node, UserError, account_field, account_keys
 from schema.core.ids import decode_id
 from schema.core.lookahead import selected
 from schema.core.policy import Granted, OnObject, gated, mutation
 
 if TYPE_CHECKING:
-    from schema.accounts.accounts import ClientAccount
+    pass
 
 
 @strawberry.type(
@@ -94,12 +94,7 @@ class Domain(Node):
             account_pk=row.account_id,
         )
 
-    @strawberry.field
-    def account(
-        self, info: Info[Context, None]
-    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        account: ClientAccount = account_of(info, self.account_pk)
-        return account
+    account = account_field()
 
 
 async def domain_connection(info: Info[Context, None], page: Page[models.Domain]) -> Connection[Domain]:

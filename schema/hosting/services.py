@@ -20,13 +20,12 @@ from resolvers.core.policies import SERVICE
 from resolvers.hosting import services as resolve
 from resolvers.hosting import upgrades as upgrades_resolve
 from schema.catalogue import Product
-from schema.core.base import Connection, Money, Node, UserError, account_keys, account_of, shape
+from schema.core.base import Connection, Money, Node, UserError, account_field, account_keys, shape
 from schema.core.lookahead import selected
 from schema.core.policy import Granted, OnObject, gated, mutation
 from schema.users import User, history_field, in_history
 
 if TYPE_CHECKING:
-    from schema.accounts.accounts import ClientAccount
     from schema.billing import Order
 
 
@@ -96,12 +95,7 @@ class Service(Node):
             product_pk=row.product_id,
         )
 
-    @strawberry.field
-    def account(
-        self, info: Info[Context, None]
-    ) -> Annotated[ClientAccount, strawberry.lazy("schema.accounts.accounts")]:
-        account: ClientAccount = account_of(info, self.account_pk)
-        return account
+    account = account_field()
 
     @strawberry.field
     def product(self, info: Info[Context, None]) -> Product:
