@@ -28,6 +28,7 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--operation", action="append", help="default: all four")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--tree", dest="flat", action="store_false", help="the call tree, not a flat list")
     args = parser.parse_args(argv)
 
     folder = tempfile.mkdtemp(prefix="clientarea-profile-")
@@ -51,7 +52,7 @@ async def main(argv: list[str]) -> None:
             print(f"===== {name}")
             print(
                 profiler.output_text(
-                    unicode=False, color=False, show_all=False, time="percent_of_total", flat=True
+                    unicode=False, color=False, show_all=False, time="percent_of_total", flat=args.flat
                 )
             )
     await db.dispose()

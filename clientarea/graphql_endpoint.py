@@ -128,7 +128,8 @@ class GraphQLEndpoint:
         request = Request(scope, receive)
         media_type = negotiate(request.headers.get("accept"))
         try:
-            response = await self.handle(request, media_type)
+            async with self.db.shared_reads():
+                response = await self.handle(request, media_type)
         except Refused as refused:
             response = refusal_response(refused, media_type)
         except Exception as error:

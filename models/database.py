@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event, text
@@ -17,6 +18,19 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from models.availability import Breaker
+
+
+class _SharedReads:
+    """The session one request's reads share while it lasts (`Database.shared_reads`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.session: AsyncSession | None = None
+        self.busy = False
+        self.closed = False
+
+
+_shared_reads: ContextVar[_SharedReads | None] = ContextVar("clientarea_shared_reads", default=None)
 
 
 class StatementCounter:
@@ -121,9 +135,48 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A short-lived session for one batch of reads."""
-        async with self._available(), self.sessionmaker() as session:
-            yield session
+        """A session for one batch of reads: the request's shared one when it is free (see
+        `shared_reads`), else a short-lived one of its own."""
+        shared = _shared_reads.get()
+        if shared is None or shared.db is not self or shared.busy or shared.closed:
+            async with self._available(), self.sessionmaker() as session:
+                yield session
+            return
+        shared.busy = True
+        try:
+            async with self._available():
+                if shared.session is None:
+                    shared.session = self.sessionmaker()
+                session = shared.session
+                try:
+                    yield session
+                except BaseException:
+                    # A failed statement may leave the connection's transaction aborted: start over.
+                    shared.session = None
+                    await session.close()
+                    raise
+                # Rows read stay as loaded for whoever holds them; the next batch reads afresh.
+                session.expunge_all()
+        finally:
+            shared.busy = False
+
+    @asynccontextmanager
+    async def shared_reads(self) -> AsyncIterator[None]:
+        """Within the block, `read()` reuses one session and its connection rather than checking
+        one out (a ping, BEGIN and ROLLBACK on PostgreSQL) per batch. A batch that starts while
+        another is reading gets its own session, so concurrent resolvers never share one, and
+        nested reads cannot wait on each other. Writes (`begin`) keep their own unit of work; on
+        PostgreSQL each read statement still sees what committed before it (READ COMMITTED)."""
+        shared = _SharedReads(self)
+        token = _shared_reads.set(shared)
+        try:
+            yield
+        finally:
+            _shared_reads.reset(token)
+            shared.closed = True
+            if shared.session is not None:
+                session, shared.session = shared.session, None
+                await session.close()
 
     async def ping(self) -> None:
         """Raises DatabaseUnavailable unless the database answers."""

@@ -1,0 +1,121 @@
+"""One read session per request (models/database.py `shared_reads`): reused while free, never by
+two batches at once, and never a source of stale or poisoned reads."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import event, select, text, update
+from sqlalchemy.exc import DBAPIError
+
+from models.accounts import ClientAccount
+from models.database import Database
+from models.permissions import Permission
+from resolvers.core.settings import Settings
+from tests.factories import (
+    add_member,
+    create_account,
+    create_domain,
+    create_service,
+    create_user,
+    session_for,
+)
+from tests.graphql import Api
+
+
+async def test_reads_in_the_block_share_one_session_and_close_it_after(db: Database) -> None:
+    async with db.shared_reads():
+        async with db.read() as first:
+            await first.execute(text("SELECT 1"))
+        async with db.read() as second:
+            await second.execute(text("SELECT 1"))
+        assert first is second
+    assert second.get_bind() is not None
+    # Closed: a session holds no connection after close().
+    assert not second.in_transaction()
+
+
+async def test_a_read_while_another_reads_gets_its_own_session(db: Database) -> None:
+    async with db.shared_reads():
+        async with db.read() as outer:
+            async with db.read() as inner:
+                assert inner is not outer
+                await inner.execute(text("SELECT 1"))
+            await outer.execute(text("SELECT 1"))
+
+        async def read_twice() -> object:
+            async with db.read() as session:
+                await session.execute(text("SELECT 1"))
+                await asyncio.sleep(0)
+                await session.execute(text("SELECT 1"))
+                return session
+
+        sessions = await asyncio.gather(*(read_twice() for _ in range(4)))
+        assert len({id(s) for s in sessions}) == 4
+
+
+async def test_outside_the_block_every_read_has_its_own_session(db: Database) -> None:
+    async with db.read() as first:
+        pass
+    async with db.read() as second:
+        pass
+    assert first is not second
+
+
+async def test_a_shared_read_sees_what_a_write_committed_after_the_row_was_read(db: Database) -> None:
+    owner = await create_user(db)
+    account = await create_account(db, owner=owner, name="Before")
+    reading = select(ClientAccount).where(ClientAccount.id == account.id)
+    async with db.shared_reads():
+        async with db.read() as session:
+            row = (await session.execute(reading)).scalar_one()
+            assert row.name == "Before"
+        async with db.begin() as writing:
+            await writing.execute(
+                update(ClientAccount).where(ClientAccount.id == account.id).values(name="After")
+            )
+        async with db.read() as session:
+            again = (await session.execute(reading)).scalar_one()
+        assert again is not row
+        assert again.name == "After"
+        # The row read first keeps the values it was read with.
+        assert row.name == "Before"
+
+
+async def test_a_failed_statement_does_not_poison_the_next_read(db: Database) -> None:
+    async with db.shared_reads():
+        with pytest.raises(DBAPIError):
+            async with db.read() as session:
+                await session.execute(text("SELECT * FROM no_such_table"))
+        async with db.read() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_a_request_checks_out_one_connection_for_all_its_reads(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    agency = await create_user(db, email="agency@example.com")
+    for index in range(3):
+        account = await create_account(db, owner=await create_user(db), name=f"Customer {index}")
+        await add_member(db, account=account, user=agency, permissions=list(Permission))
+        await create_service(db, account=account)
+        await create_domain(db, account=account)
+    api.set_session(await session_for(db, settings, agency))
+    checkouts: list[object] = []
+    listener = lambda *args: checkouts.append(args)  # noqa: E731
+    event.listen(db.engine.sync_engine.pool, "checkout", listener)
+    try:
+        response, statements = await api.count(
+            """{ viewer { services(first: 10) { totalCount edges { node { id product { name }
+                 account { name owner { name } } } } }
+                 domains(first: 10) { totalCount edges { node { name account { name } } } } } }"""
+        )
+    finally:
+        event.remove(db.engine.sync_engine.pool, "checkout", listener)
+    assert response.errors == []
+    assert len(response.data["viewer"]["services"]["edges"]) == 3
+    assert statements >= 6
+    # Reads that ran one after another shared a connection; only reads that overlapped (the two
+    # connections' pages resolve side by side) took another.
+    assert len(checkouts) <= 3, len(checkouts)
