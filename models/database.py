@@ -129,7 +129,15 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits when the block ends, rolls back when it raises."""
+        """One unit of work: commits when the block ends, rolls back when it raises.
+
+        The request's idle read connection goes back to the pool first: a request waiting for a
+        connection while it holds another would, under load, leave every pooled connection held by
+        a request waiting for one more."""
+        shared = _shared_reads.get()
+        if shared is not None and shared.db is self and not shared.busy and shared.session is not None:
+            session, shared.session = shared.session, None
+            await session.close()
         async with self._available(), self.writer.begin() as session:
             yield session
 

@@ -119,3 +119,19 @@ async def test_a_request_checks_out_one_connection_for_all_its_reads(
     # Reads that ran one after another shared a connection; only reads that overlapped (the two
     # connections' pages resolve side by side) took another.
     assert len(checkouts) <= 3, len(checkouts)
+
+
+async def test_a_write_gives_the_idle_read_connection_back_first(db: Database) -> None:
+    pool = db.engine.sync_engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    async with db.shared_reads():
+        async with db.read() as session:
+            await session.execute(text("SELECT 1"))
+        assert pool.checkedout() == before + 1  # type: ignore[attr-defined]
+        async with db.begin() as writing:
+            await writing.execute(text("SELECT 1"))
+            # The request holds the writer's connection only, not an idle reader's beside it.
+            assert pool.checkedout() == before + 1  # type: ignore[attr-defined]
+        async with db.read() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    assert pool.checkedout() == before  # type: ignore[attr-defined]
