@@ -53,6 +53,7 @@ from schema.identity import IdentityMutations, IdentityQueries
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.nodes import NodeQueries
 from schema.password_resets import PasswordResetMutations
+from schema.plain_fields import plain_attribute_fields
 from schema.scopes import ScopeMutations
 from schema.sso import SsoMutations
 from schema.tickets import Ticket, TicketMutations
@@ -192,6 +193,7 @@ def build_schema(
     document_input_limits(built._schema)
     describe_enums(built._schema)
     speed_up_enum_output(built._schema)
+    plain_attribute_fields(built._schema, built.config.default_resolver)
     return built
 
 
