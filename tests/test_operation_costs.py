@@ -41,10 +41,10 @@ def operation(file: str, name: str) -> str:
 
 # The statements each costs; the same for 1, 10 and 100 accounts.
 READS: dict[str, tuple[str, str, int]] = {
-    "DashboardAccounts": ("dashboard_accounts.graphql", "DashboardAccounts", 6),
-    "PartnerServices": ("partner_services.graphql", "PartnerServices", 6),
-    "ExpiringDomains": ("partner_expiring_domains.graphql", "ExpiringDomains", 5),
-    "AccountOverview": ("account_overview.graphql", "AccountOverview", 9),
+    "DashboardAccounts": ("dashboard_accounts.graphql", "DashboardAccounts", 5),
+    "PartnerServices": ("partner_services.graphql", "PartnerServices", 5),
+    "ExpiringDomains": ("partner_expiring_domains.graphql", "ExpiringDomains", 4),
+    "AccountOverview": ("account_overview.graphql", "AccountOverview", 7),
     "AccountMembers": ("account_members.graphql", "AccountMembers", 5),
     "Catalogue": ("orders.graphql", "Catalogue", 6),
 }

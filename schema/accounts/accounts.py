@@ -44,6 +44,7 @@ from schema.core.base import (
     shaped,
 )
 from schema.core.ids import decode_id
+from schema.core.lookahead import counted
 from schema.core.policy import gated
 from schema.users import User, history_field, in_history
 
@@ -175,7 +176,12 @@ class ClientAccount(Node):
         from schema.hosting.domains import domain_connection
 
         page = await list_domains(
-            info.context, account_id=self.account_pk, first=first, after=after, filter=filter
+            info.context,
+            account_id=self.account_pk,
+            first=first,
+            after=after,
+            filter=filter,
+            total_along=counted(info),
         )
         return await domain_connection(info, page)
 
