@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,10 +27,13 @@ from typing import Any
 
 import httpx
 from graphql import GraphQLSchema, build_schema, graphql_sync
+from sqlalchemy import Table, insert, select
 
 from clientarea.app import create_app
 from clientarea.catalogue import sync_catalogue
 from clientarea.migrate import upgrade
+from models.accounts import MembershipRole
+from models.base import Base, uuid7
 from models.database import Database
 from models.permissions import Permission
 from resolvers.core.ids import encode_id
@@ -61,6 +65,8 @@ COOKIE = Settings.model_fields["cookie_name"].default
 class World:
     cookie: str
     account_id: str
+    # An account every copy is made from, for a second agency (`another_agency`).
+    template: uuid.UUID
 
 
 def operations(world: World) -> dict[str, dict[str, Any]]:
@@ -91,11 +97,17 @@ def floor(schema: GraphQLSchema, body: dict[str, Any], data: dict[str, Any]) -> 
     return run
 
 
+# Accounts made one by one through the test factories; the rest are copies of the last of them,
+# inserted in batches (ten thousand accounts one by one would take longer than the benchmark).
+BUILT_ONE_BY_ONE = 20
+COPIED_PER_BATCH = 500
+
+
 async def populate(db: Database, settings: Settings, accounts: int, per_account: int) -> World:
     await sync_catalogue(db)
     agency = await create_user(db, email="agency@example.com", name="Agency")
     first = None
-    for index in range(accounts):
+    for index in range(min(accounts, BUILT_ONE_BY_ONE)):
         owner = await create_user(db, name=f"Owner {index}")
         account = await create_account(db, owner=owner, name=f"Customer {index:04}")
         await add_member(db, account=account, user=agency, permissions=list(Permission))
@@ -107,7 +119,76 @@ async def populate(db: Database, settings: Settings, accounts: int, per_account:
             for _ in range(3):
                 await create_invoice(db, account=account, placed_by=owner)
     assert first is not None
-    return World(await session_for(db, settings, agency), encode_id("ClientAccount", first.id))
+    if accounts > BUILT_ONE_BY_ONE:
+        await _copies(db, template=account.id, indexes=range(BUILT_ONE_BY_ONE, accounts))
+    cookie = await session_for(db, settings, agency)
+    return World(cookie, encode_id("ClientAccount", first.id), account.id)
+
+
+async def another_agency(db: Database, settings: Settings, world: World, accounts: int, offset: int) -> str:
+    """A second agency managing `accounts` accounts like the first one's, in the same database;
+    returns its session cookie."""
+    agency = await create_user(db, email="another-agency@example.com", name="Another agency")
+    await _copies(db, template=world.template, indexes=range(offset, offset + accounts), agency=agency.id)
+    return await session_for(db, settings, agency)
+
+
+async def _copies(
+    db: Database, *, template: uuid.UUID, indexes: range, agency: uuid.UUID | None = None
+) -> None:
+    """Accounts like `template` (owner, primary contact, the agency's membership, services and
+    domains), each with its own IDs, names and owner; `agency` is the member instead of the
+    template's agency when given."""
+
+    async def rows(table: Table, *where: Any) -> list[dict[str, Any]]:
+        async with db.read() as session:
+            return [dict(row._mapping) for row in await session.execute(select(table).where(*where))]
+
+    accounts, contacts, memberships, services, domains, users = (
+        Base.metadata.tables[name]
+        for name in ("client_accounts", "contacts", "memberships", "services", "domains", "users")
+    )
+    (account,) = await rows(accounts, accounts.c.id == template)
+    (contact,) = await rows(contacts, contacts.c.account_id == template)
+    members = await rows(memberships, memberships.c.account_id == template)
+    owner_id = next(m["user_id"] for m in members if m["role"] is MembershipRole.OWNER)
+    (owner,) = await rows(users, users.c.id == owner_id)
+    its_services = await rows(services, services.c.account_id == template)
+    its_domains = await rows(domains, domains.c.account_id == template)
+    for start in range(indexes.start, indexes.stop, COPIED_PER_BATCH):
+        batch: dict[Table, list[dict[str, Any]]] = {t: [] for t in (users, accounts, contacts, memberships)}
+        batch[services], batch[domains] = [], []
+        for index in range(start, min(start + COPIED_PER_BATCH, indexes.stop)):
+            user_id, account_id, contact_id = uuid7(), uuid7(), uuid7()
+            batch[users].append(
+                {**owner, "id": user_id, "email": f"owner{index}@example.com", "name": f"Owner {index}"}
+            )
+            batch[accounts].append({**account, "id": account_id, "name": f"Customer {index:04}"})
+            batch[contacts].append({**contact, "id": contact_id, "account_id": account_id})
+            for member in members:
+                user = user_id if member["role"] is MembershipRole.OWNER else agency or member["user_id"]
+                batch[memberships].append(
+                    {**member, "id": uuid7(), "account_id": account_id, "user_id": user}
+                )
+            for item, service in enumerate(its_services):
+                batch[services].append(
+                    {**service, "id": uuid7(), "account_id": account_id, "label": f"www.c{index}s{item}.at"}
+                )
+            for item, domain in enumerate(its_domains):
+                roles = ("registrant", "admin", "tech", "billing")
+                batch[domains].append(
+                    {
+                        **domain,
+                        **{f"{role}_contact_id": contact_id for role in roles},
+                        "id": uuid7(),
+                        "account_id": account_id,
+                        "name": f"c{index}d{item}.at",
+                    }
+                )
+        async with db.begin() as session:
+            for table, values in batch.items():
+                if values:
+                    await session.execute(insert(table), values)
 
 
 def ms(seconds: list[float]) -> float:
@@ -160,7 +241,12 @@ async def measure(
 
 
 async def in_process(
-    settings: Settings, db: Database, bodies: dict[str, dict[str, Any]], cookie: str, rounds: int
+    settings: Settings,
+    db: Database,
+    bodies: dict[str, dict[str, Any]],
+    cookie: str,
+    rounds: int,
+    small: tuple[int, str, int] | None = None,
 ) -> dict[str, float]:
     schema = floor_schema()
     ratios: dict[str, float] = {}
@@ -187,7 +273,28 @@ async def in_process(
                 f"  {spent / floor_ms:5.2f}  {spent / rows:6.3f}"
             )
         print(f"  time/row, largest over smallest page: {per_row[-1] / per_row[0]:.2f}")
+        if small is not None:
+            await first_page_by_accounts(client, bodies["PartnerServices"], cookie, small, rounds)
     return ratios
+
+
+async def first_page_by_accounts(
+    client: httpx.AsyncClient, body: dict[str, Any], cookie: str, small: tuple[int, str, int], rounds: int
+) -> None:
+    """PartnerServices' first page for this agency and for one with fewer accounts in the same
+    database, alternating, so the table sizes are the same for both."""
+    accounts, small_cookie, many = small
+    spent: dict[str, list[float]] = {cookie: [], small_cookie: []}
+    for _ in range(rounds):
+        for who in (cookie, small_cookie):
+            client.cookies.set(COOKIE, who)
+            seconds, response = await timed(client, body)
+            checked(response)
+            spent[who].append(seconds)
+    client.cookies.set(COOKIE, cookie)
+    big, little = ms(spent[cookie]), ms(spent[small_cookie])
+    print(f"\nPartnerServices first page, {many} accounts against {accounts}")
+    print(f"  {big:8.2f} ms against {little:8.2f} ms: {big / little:5.2f}")
 
 
 @asynccontextmanager
@@ -293,6 +400,12 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     parser.add_argument("--no-gc-tuning", action="store_true", help="the server keeps Python's GC defaults")
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
+    parser.add_argument(
+        "--compare-accounts",
+        type=int,
+        default=100,
+        help="with more --accounts than this: the first page against an agency with this many",
+    )
     args = parser.parse_args(argv)
 
     folder = tempfile.mkdtemp(prefix="clientarea-bench-")
@@ -303,7 +416,11 @@ async def main(argv: list[str]) -> None:
     world = await populate(db, settings, args.accounts, args.per_account)
     bodies = operations(world)
     print(f"{args.accounts} accounts x {args.per_account} services and domains, database {url.split(':')[0]}")
-    inside = await in_process(settings, db, bodies, world.cookie, args.rounds)
+    small = None
+    if args.accounts > args.compare_accounts:
+        other = await another_agency(db, settings, world, args.compare_accounts, offset=args.accounts)
+        small = (args.compare_accounts, other, args.accounts)
+    inside = await in_process(settings, db, bodies, world.cookie, args.rounds, small)
     await db.dispose()
     if not args.no_http:
         outside = await over_http(
