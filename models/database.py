@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
@@ -28,6 +29,13 @@ class _SharedReads:
         self.session: AsyncSession | None = None
         self.busy = False
         self.closed = False
+
+    async def close(self) -> None:
+        """Gives the connection back; a batch that starts later gets a session of its own."""
+        self.closed = True
+        if self.session is not None:
+            session, self.session = self.session, None
+            await session.close()
 
 
 _shared_reads: ContextVar[_SharedReads | None] = ContextVar("clientarea_shared_reads", default=None)
@@ -85,13 +93,17 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         # A server can drop pooled connections (restart, failover): ping each on checkout. A SQLite
         # file cannot, and there the ping costs one more trip through aiosqlite's thread per batch.
-        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        # orjson reads JSON columns (specifications, nameservers) several times faster than json;
+        # they are still written by json.dumps, so what is stored does not change.
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout)
             if parsed.get_driver_name() == "asyncpg":
                 options["connect_args"] = {"timeout": CONNECT_TIMEOUT_SECONDS}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         reader = writer = self.engine
+        if not self.is_sqlite:
+            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
@@ -136,8 +148,8 @@ class Database:
         a request waiting for one more."""
         shared = _shared_reads.get()
         if shared is not None and shared.db is self and not shared.busy and shared.session is not None:
-            session, shared.session = shared.session, None
-            await session.close()
+            idle, shared.session = shared.session, None
+            await idle.close()
         async with self._available(), self.writer.begin() as session:
             yield session
 
@@ -159,7 +171,7 @@ class Database:
                 try:
                     yield session
                 except BaseException:
-                    # A failed statement may leave the connection's transaction aborted: start over.
+                    # Whatever failed may have left the connection unusable: start over.
                     shared.session = None
                     await session.close()
                     raise
@@ -167,14 +179,18 @@ class Database:
                 session.expunge_all()
         finally:
             shared.busy = False
+            if shared.closed:
+                # The request ended while this batch read (a resolver left running): close here.
+                await shared.close()
 
     @asynccontextmanager
     async def shared_reads(self) -> AsyncIterator[None]:
         """Within the block, `read()` reuses one session and its connection rather than checking
-        one out (a ping, BEGIN and ROLLBACK on PostgreSQL) per batch. A batch that starts while
-        another is reading gets its own session, so concurrent resolvers never share one, and
-        nested reads cannot wait on each other. Writes (`begin`) keep their own unit of work; on
-        PostgreSQL each read statement still sees what committed before it (READ COMMITTED)."""
+        one out (a ping on PostgreSQL) per batch. A batch that starts while another is reading
+        gets its own session, so concurrent resolvers never share one, and nested reads cannot
+        wait on each other. A write (`begin`) first gives the idle connection back. Reads run in
+        autocommit mode on PostgreSQL: each statement sees what committed before it, and a failed
+        one cannot leave a transaction aborted for the next."""
         shared = _SharedReads(self)
         token = _shared_reads.set(shared)
         try:
@@ -182,9 +198,8 @@ class Database:
         finally:
             _shared_reads.reset(token)
             shared.closed = True
-            if shared.session is not None:
-                session, shared.session = shared.session, None
-                await session.close()
+            if not shared.busy:
+                await shared.close()
 
     async def ping(self) -> None:
         """Raises DatabaseUnavailable unless the database answers."""

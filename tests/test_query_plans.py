@@ -209,5 +209,5 @@ async def test_cross_account_lists_use_indexes(api: Api, db: Database, settings:
                 )
                 for table in BIG_TABLES:
                     assert f"Seq Scan on {table}" not in plan, f"{name}: {statement}\n{plan}"
-            # The session lookup, the page and its count at least.
-            assert explained >= 3
+            # The session lookup and the page with its count at least.
+            assert explained >= 2

@@ -135,3 +135,51 @@ async def test_a_write_gives_the_idle_read_connection_back_first(db: Database) -
         async with db.read() as session:
             assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
     assert pool.checkedout() == before  # type: ignore[attr-defined]
+
+
+async def test_an_error_caught_inside_a_read_leaves_the_next_read_working(db: Database) -> None:
+    # On PostgreSQL a failed statement inside a transaction aborts it for every later statement;
+    # shared reads run in autocommit mode there, so a caught error stays with its statement.
+    async with db.shared_reads():
+        async with db.read() as session:
+            with pytest.raises(DBAPIError):
+                await session.execute(text("SELECT * FROM no_such_table"))
+        async with db.read() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_a_read_still_running_when_the_request_ends_gives_its_connection_back(db: Database) -> None:
+    pool = db.engine.sync_engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def left_running() -> None:
+        async with db.read() as session:
+            await session.execute(text("SELECT 1"))
+            reading.set()
+            await release.wait()
+            await session.execute(text("SELECT 1"))
+
+    async with db.shared_reads():
+        task = asyncio.create_task(left_running())
+        await reading.wait()
+    release.set()
+    await task
+    assert pool.checkedout() == before  # type: ignore[attr-defined]
+
+
+async def test_a_read_starting_after_the_request_ended_uses_a_session_of_its_own(db: Database) -> None:
+    pool = db.engine.sync_engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    go = asyncio.Event()
+
+    async def late() -> None:
+        await go.wait()
+        async with db.read() as session:
+            await session.execute(text("SELECT 1"))
+
+    async with db.shared_reads():
+        task = asyncio.create_task(late())
+    go.set()
+    await task
+    assert pool.checkedout() == before  # type: ignore[attr-defined]
