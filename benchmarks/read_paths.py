@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -31,6 +32,7 @@ from sqlalchemy import Table, insert, select
 
 from clientarea.app import create_app
 from clientarea.catalogue import sync_catalogue
+from clientarea.gc_tuning import tune_gc
 from clientarea.migrate import upgrade
 from models.accounts import MembershipRole
 from models.base import Base, uuid7
@@ -247,12 +249,16 @@ async def in_process(
     cookie: str,
     rounds: int,
     small: tuple[int, str, int] | None = None,
+    gc_tuned: bool = True,
 ) -> dict[str, float]:
     schema = floor_schema()
     ratios: dict[str, float] = {}
     app = create_app(settings, db)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as client,
+        collector_as_served(gc_tuned),
+    ):
         client.cookies.set(settings.cookie_name, cookie)
         print("\nin-process (ASGI, no socket)       operation    floor   ratio  statements")
         for name, body in bodies.items():
@@ -295,6 +301,22 @@ async def first_page_by_accounts(
     big, little = ms(spent[cookie]), ms(spent[small_cookie])
     print(f"\nPartnerServices first page, {many} accounts against {accounts}")
     print(f"  {big:8.2f} ms against {little:8.2f} ms: {big / little:5.2f}")
+
+
+@asynccontextmanager
+async def collector_as_served(tuned: bool = True) -> AsyncIterator[None]:
+    """The garbage collector as `clientarea serve` sets it (clientarea/gc_tuning.py), for
+    in-process rounds; as it was afterwards."""
+    if not tuned:
+        yield
+        return
+    threshold = gc.get_threshold()
+    tune_gc()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 @asynccontextmanager
@@ -398,7 +420,11 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    parser.add_argument("--no-gc-tuning", action="store_true", help="the server keeps Python's GC defaults")
+    parser.add_argument(
+        "--no-gc-tuning",
+        action="store_true",
+        help="the server (and the in-process rounds) keep Python's GC defaults",
+    )
     parser.add_argument("--no-http", action="store_true", help="in-process figures only")
     parser.add_argument(
         "--compare-accounts",
@@ -420,7 +446,9 @@ async def main(argv: list[str]) -> None:
     if args.accounts > args.compare_accounts:
         other = await another_agency(db, settings, world, args.compare_accounts, offset=args.accounts)
         small = (args.compare_accounts, other, args.accounts)
-    inside = await in_process(settings, db, bodies, world.cookie, args.rounds, small)
+    inside = await in_process(
+        settings, db, bodies, world.cookie, args.rounds, small, gc_tuned=not args.no_gc_tuning
+    )
     await db.dispose()
     if not args.no_http:
         outside = await over_http(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import httpx
 
-from benchmarks.read_paths import floor_schema, measure, operations, populate
+from benchmarks.read_paths import collector_as_served, floor_schema, measure, operations, populate
 from clientarea.app import create_app
 from models.database import Database
 from resolvers.core.settings import Settings
@@ -36,7 +36,10 @@ async def test_reads_stay_near_the_graphql_floor(db: Database, settings: Setting
     app = create_app(settings, db)
     transport = httpx.ASGITransport(app=app)
     ratios: dict[str, float] = {}
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="https://testserver") as client,
+        collector_as_served(),
+    ):
         client.cookies.set(settings.cookie_name, world.cookie)
         # When each operation runs many rounds, alternating with its floor
         for name, body in bodies.items():
