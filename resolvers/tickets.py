@@ -30,7 +30,7 @@ from resolvers.core.loaders import GroupLoader, ScopedLoader
 from resolvers.core.numbers import next_number
 from resolvers.core.outbox import enqueue
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import memberships_of, require_principal
+from resolvers.core.permissions import require_principal, visible_memberships
 from resolvers.core.policies import TICKET
 from resolvers.core.principal import Access
 from resolvers.core.reach import MEMBERSHIP_SCOPE, covers, within_scope
@@ -193,7 +193,7 @@ async def account_tickets(
 ) -> Page[Ticket]:
     """The account's tickets, newest first (uuid7 keys sort by creation)."""
     principal = require_principal(context)
-    memberships = memberships_of(principal, TICKET.view).subquery()
+    memberships = visible_memberships(principal, TICKET.view)
     statement: Any = (
         select(Ticket)
         .join(memberships, memberships.c.account_id == Ticket.account_id)

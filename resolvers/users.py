@@ -13,7 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from models.accounts import Membership
 from models.users import User
 from resolvers.core.loaders import Loader
-from resolvers.core.permissions import memberships_of
+from resolvers.core.permissions import visible_memberships
 
 if TYPE_CHECKING:
     from resolvers.core.context import Context
@@ -29,7 +29,7 @@ class SeenUserLoader(Loader[uuid.UUID, "tuple[User, bool] | None"]):
         if principal is None:
             visible = literal(False)
         else:
-            mine = memberships_of(principal).subquery()
+            mine = visible_memberships(principal)
             theirs = aliased(Membership)
             shared = exists(
                 select(theirs.id)

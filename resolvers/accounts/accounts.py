@@ -22,7 +22,7 @@ from resolvers.core.emails import language_for_country
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import memberships_of, require_principal, two_factor_enabled
+from resolvers.core.permissions import require_principal, two_factor_enabled, visible_memberships
 from resolvers.core.principal import Access, Principal
 from resolvers.core.ratelimits import Limits, allowed
 from resolvers.core.validation import BillingProfile, BillingProfileLike, Checker, check_billing_profile
@@ -156,7 +156,7 @@ async def viewer_accounts(
 ) -> Page[tuple[ClientAccount, Access]]:
     """The viewer's accounts by name, with their access; primes the access loader with it."""
     principal = require_principal(context)
-    memberships = memberships_of(principal).subquery()
+    memberships = visible_memberships(principal)
     statement: Any = select(
         ClientAccount,
         memberships.c.id,

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from models.billing import Invoice, InvoiceLine, InvoiceStatus, InvoiceTax, Order, OrderItem
 from resolvers.core.loaders import GroupLoader, ScopedLoader
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import memberships_of, require_principal
+from resolvers.core.permissions import require_principal, visible_memberships
 from resolvers.core.policies import INVOICE
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ async def invoices(
     if account_id is not None:
         statement = statement.where(Invoice.account_id == account_id)
     else:
-        visible = memberships_of(principal, INVOICE.view).subquery()
+        visible = visible_memberships(principal, INVOICE.view)
         statement = statement.join(visible, visible.c.account_id == Invoice.account_id)
     if account_ids is not None:
         statement = statement.where(Invoice.account_id.in_(account_ids))

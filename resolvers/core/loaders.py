@@ -30,7 +30,7 @@ from models.identity import ApiTokenAccount
 from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
-from resolvers.core.permissions import memberships_of, two_factor_enabled
+from resolvers.core.permissions import two_factor_enabled, visible_memberships
 from resolvers.core.principal import Access
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ class ScopedLoader(Loader[uuid.UUID, V]):
         if principal is None:
             return {}
         model = self.model
-        memberships: Subquery = memberships_of(principal).subquery()
+        memberships: Subquery = visible_memberships(principal)
         conditions = [getattr(model, self.key).in_(keys), *self.where()]
         reached: ColumnElement[bool] = memberships.c.id.is_not(None)
         if self.scope is not None:

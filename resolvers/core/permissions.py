@@ -5,11 +5,11 @@ from __future__ import annotations
 import inspect
 import uuid
 from collections.abc import Awaitable
-from functools import cached_property
-from typing import Any
+from functools import cached_property, lru_cache
+from typing import Any, cast
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, Exists, Select, and_, exists, false, not_, or_, select, true
+from sqlalchemy import ColumnElement, Exists, Select, Subquery, and_, exists, false, not_, or_, select, true
 from sqlalchemy.orm import aliased
 from strawberry.exceptions import PermissionReturnedNonBooleanError
 from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
@@ -139,6 +139,28 @@ def two_factor_satisfied(user_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
+# The statements below depend only on their (hashable, immutable) arguments, and building one takes
+# longer than running it: a viewer's next request reuses them, their cache keys already computed.
+STATEMENTS_KEPT = 256
+
+
+# What lists and scoped loaders read of the joined membership (a subquery copies each column).
+_JOINED_COLUMNS = (
+    Membership.id,
+    Membership.account_id,
+    Membership.role,
+    Membership.permissions,
+    Membership.scoped,
+)
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def visible_memberships(principal: Principal, permission: Permission | Needs | None = None) -> Subquery:
+    """`memberships_of` as a subquery to join lists through, built once per viewer and requirement."""
+    return memberships_of(principal, permission).subquery()
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
 def memberships_of(principal: Principal, permission: Permission | Needs | None = None) -> Select[Any]:
     """The principal's memberships, narrowed to a token's accounts and to those granting `permission`
     (or meeting the `Needs`).
@@ -156,7 +178,7 @@ def memberships_of(principal: Principal, permission: Permission | Needs | None =
                 select(ApiTokenAccount.account_id).where(ApiTokenAccount.token_id == principal.credential_id)
             )
         )
-    return select(Membership).where(and_(*conditions))
+    return cast("Select[Any]", select(*_JOINED_COLUMNS).where(and_(*conditions)))
 
 
 async def require_in_account(context: Context, account_id: uuid.UUID, *any_of: Permission) -> None:

@@ -14,6 +14,7 @@ once, whichever way it left, without a write to each scope.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import ColumnElement, and_, exists, not_, or_
@@ -117,11 +118,13 @@ def _token_covers(
     ]
 
 
+@lru_cache(maxsize=256)
 def within_scope(
     principal: Principal, kind: Kind, memberships: Any, *, subject_id: Any
 ) -> ColumnElement[bool]:
-    """SQL for a list joined through `memberships_of(...).subquery()`: the subject lies in the scope of
-    the joined membership (when it has one) and of the principal's token (when it has one)."""
+    """SQL for a list joined through `visible_memberships(...)`: the subject lies in the scope of
+    the joined membership (when it has one) and of the principal's token (when it has one).
+    Built once per viewer and joined memberships (`visible_memberships` is cached alike)."""
     membership = or_(
         not_(memberships.c.scoped),
         covers(

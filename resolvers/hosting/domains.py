@@ -19,7 +19,7 @@ from resolvers.core.domain_names import normalise_hostname, search_form
 from resolvers.core.errors import Problem, Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import memberships_of, require_principal
+from resolvers.core.permissions import require_principal, visible_memberships
 from resolvers.core.policies import DOMAIN
 from resolvers.core.reach import within_scope
 from resolvers.core.validation import Checker
@@ -72,7 +72,7 @@ async def list_domains(
     added or renewed (ordering by `expires_at` would move a domain across pages at each renewal).
     """
     principal = require_principal(context)
-    memberships = memberships_of(principal, DOMAIN.view).subquery()
+    memberships = visible_memberships(principal, DOMAIN.view)
     statement: Select[Any] = (
         select(Domain)
         .join(memberships, memberships.c.account_id == Domain.account_id)

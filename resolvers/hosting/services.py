@@ -21,7 +21,7 @@ from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import memberships_of, require_principal
+from resolvers.core.permissions import require_principal, visible_memberships
 from resolvers.core.policies import SERVICE
 from resolvers.core.reach import within_scope
 from resolvers.core.validation import Checker
@@ -90,7 +90,7 @@ async def _page(
     total_along: bool,
 ) -> Page[Service]:
     principal = require_principal(context)
-    memberships = memberships_of(principal, SERVICE.view).subquery()
+    memberships = visible_memberships(principal, SERVICE.view)
     statement: Any = (
         select(Service)
         .join(memberships, memberships.c.account_id == Service.account_id)
