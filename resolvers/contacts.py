@@ -179,7 +179,8 @@ class PrimaryContactByAccountIdLoader(ScopedLoader[Contact]):
     model = Contact
     key = "account_id"
 
-    def where(self) -> list[ColumnElement[bool]]:
+    @classmethod
+    def where(cls) -> list[ColumnElement[bool]]:
         return [Contact.is_primary.is_(True)]
 
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, Contact]:

@@ -16,11 +16,23 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Hashable, Mapping, Sequence
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
-from sqlalchemy import ColumnElement, Select, Subquery, and_, exists, false, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+)
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.audit import AuditEvent
@@ -30,7 +42,7 @@ from models.identity import ApiTokenAccount
 from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
-from resolvers.core.permissions import two_factor_enabled, visible_memberships
+from resolvers.core.permissions import STATEMENTS_KEPT, two_factor_enabled, visible_memberships
 from resolvers.core.principal import Access
 
 if TYPE_CHECKING:
@@ -40,6 +52,10 @@ if TYPE_CHECKING:
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+# A batch's keys, bound when its statement runs (`{"keys": [...]}`): a loader's statement is built
+# once, per viewer where it depends on one, not per batch.
+KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):
@@ -99,8 +115,14 @@ class ById(Loader[uuid.UUID, V]):
 
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, V]:
         async with self.context.db.read() as session:
-            rows = await session.scalars(select(self.model).where(self.model.id.in_(keys)))
+            rows = await session.scalars(_by_id(self.model), {"keys": list(keys)})
             return {row.id: row for row in rows}
+
+
+@cache
+def _by_id(model: Any) -> Select[Any]:
+    statement: Select[Any] = select(model).where(model.id.in_(KEYS))
+    return statement
 
 
 def access_of(
@@ -140,29 +162,30 @@ class ScopedLoader(Loader[uuid.UUID, V]):
     # Also rows of accounts the viewer is no member of, when `beyond` allows them (invitations).
     outer: bool = False
 
-    def where(self) -> list[ColumnElement[bool]]:
+    @classmethod
+    def where(cls) -> list[ColumnElement[bool]]:
         """Further conditions on the rows."""
         return []
 
-    def beyond(self, principal: Principal) -> ColumnElement[bool]:
+    @classmethod
+    def beyond(cls, principal: Principal) -> ColumnElement[bool]:
         """With `outer`: which rows of accounts the viewer is not a member of they see too."""
         return false()
 
-    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, V]:
-        principal = self.context.principal
-        if principal is None:
-            return {}
-        model = self.model
+    @classmethod
+    def statement(cls, principal: Principal) -> Select[Any]:
+        """The loader's statement for this viewer, its keys bound as `keys` when it runs."""
+        model = cls.model
         memberships: Subquery = visible_memberships(principal)
-        conditions = [getattr(model, self.key).in_(keys), *self.where()]
+        conditions = [getattr(model, cls.key).in_(KEYS), *cls.where()]
         reached: ColumnElement[bool] = memberships.c.id.is_not(None)
-        if self.scope is not None:
+        if cls.scope is not None:
             from resolvers.core.reach import within_scope
 
-            subject = getattr(model, self.subject)
-            reached = and_(reached, within_scope(principal, self.scope, memberships, subject_id=subject))
-        conditions.append(or_(reached, self.beyond(principal)) if self.outer else reached)
-        statement = (
+            subject = getattr(model, cls.subject)
+            reached = and_(reached, within_scope(principal, cls.scope, memberships, subject_id=subject))
+        conditions.append(or_(reached, cls.beyond(principal)) if cls.outer else reached)
+        statement: Select[Any] = (
             select(
                 model,
                 memberships.c.id,
@@ -172,14 +195,22 @@ class ScopedLoader(Loader[uuid.UUID, V]):
                 ClientAccount.require_two_factor,
                 two_factor_enabled(principal.user_id),
             )
-            .join(memberships, memberships.c.account_id == model.account_id, isouter=self.outer)
+            .join(memberships, memberships.c.account_id == model.account_id, isouter=cls.outer)
             .join(ClientAccount, ClientAccount.id == model.account_id)
             .where(*conditions)
         )
+        return statement
+
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, V]:
+        principal = self.context.principal
+        if principal is None:
+            return {}
+        statement = _scoped(cast(Hashable, type(self)), principal)
         found: dict[uuid.UUID, V] = {}
         access = self.context.loaders.access
         async with self.context.db.read() as session:
-            for row, membership_id, role, mask, scoped, required, enabled in await session.execute(statement):
+            rows = await session.execute(statement, {"keys": list(keys)})
+            for row, membership_id, role, mask, scoped, required, enabled in rows:
                 found[getattr(row, self.key)] = row
                 account_id = row.account_id
                 if membership_id is None:
@@ -194,6 +225,12 @@ class ScopedLoader(Loader[uuid.UUID, V]):
         return found
 
 
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _scoped(loader: Hashable, principal: Principal) -> Select[Any]:
+    """A ScopedLoader class's statement for this viewer."""
+    return cast(type[ScopedLoader[Any]], loader).statement(principal)
+
+
 class UserByIdLoader(ById[User]):
     model = User
 
@@ -202,15 +239,17 @@ class ClientAccountByIdLoader(ById[ClientAccount]):
     model = ClientAccount
 
 
+_OWNERS = (
+    select(Membership.account_id, User)
+    .join(User, User.id == Membership.user_id)
+    .where(Membership.account_id.in_(KEYS), Membership.role == MembershipRole.OWNER)
+)
+
+
 class OwnerByAccountIdLoader(Loader[uuid.UUID, User]):
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, User]:
-        statement = (
-            select(Membership.account_id, User)
-            .join(User, User.id == Membership.user_id)
-            .where(Membership.account_id.in_(keys), Membership.role == MembershipRole.OWNER)
-        )
         async with self.context.db.read() as session:
-            result = await session.execute(statement)
+            result = await session.execute(_OWNERS, {"keys": list(keys)})
             owners: dict[uuid.UUID, User] = {row[0]: row[1] for row in result}
         for user in owners.values():
             self.context.loaders.user.prime(user.id, user)
@@ -224,20 +263,8 @@ class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, Access | None]:
         principal = self.context.principal
         assert principal is not None
-        statement = (
-            select(
-                ClientAccount,
-                Membership.id,
-                Membership.role,
-                Membership.permissions,
-                Membership.scoped,
-                two_factor_enabled(principal.user_id),
-            )
-            .join(ClientAccount, ClientAccount.id == Membership.account_id)
-            .where(Membership.user_id == principal.user_id, Membership.account_id.in_(keys))
-        )
         async with self.context.db.read() as session:
-            rows = list(await session.execute(statement))
+            rows = list(await session.execute(_access(principal.user_id), {"keys": list(keys)}))
         found: dict[uuid.UUID, Access | None] = {}
         for account, membership_id, role, mask, scoped, enabled in rows:
             if not principal.covers(account.id):
@@ -247,6 +274,24 @@ class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):
                 principal, account.id, membership_id, role, mask, scoped, account.require_two_factor, enabled
             )
         return found
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _access(user_id: uuid.UUID) -> Select[Any]:
+    """The user's memberships (with their accounts) among the batch's accounts."""
+    return cast(
+        Select[Any],
+        select(
+            ClientAccount,
+            Membership.id,
+            Membership.role,
+            Membership.permissions,
+            Membership.scoped,
+            two_factor_enabled(user_id),
+        )
+        .join(ClientAccount, ClientAccount.id == Membership.account_id)
+        .where(Membership.user_id == user_id, Membership.account_id.in_(KEYS)),
+    )
 
 
 class AccountIdsByApiTokenLoader(Loader[uuid.UUID, list[uuid.UUID]]):
@@ -279,7 +324,8 @@ class InvitationByIdLoader(ScopedLoader[Invitation]):
     model = Invitation
     outer = True
 
-    def beyond(self, principal: Principal) -> ColumnElement[bool]:
+    @classmethod
+    def beyond(cls, principal: Principal) -> ColumnElement[bool]:
         if principal.restricted:
             return false()
         verified = exists().where(User.id == principal.user_id, User.email_verified_at.is_not(None))
