@@ -193,7 +193,7 @@ def build_schema(
     document_input_limits(built._schema)
     describe_enums(built._schema)
     speed_up_enum_output(built._schema)
-    plain_attribute_fields(built._schema, built.config.default_resolver)
+    plain_attribute_fields(built._schema, built.config)
     return built
 
 

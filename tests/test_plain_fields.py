@@ -1,44 +1,107 @@
-"""Plain attribute fields resolve by one getattr (schema/plain_fields.py); fields with a resolver or
-a permission check keep Strawberry's wrapper."""
+"""Fields resolve with as few calls as their definition allows (schema/plain_fields.py): attribute
+reads by one getattr, argument-less resolvers called straight; fields with arguments or a
+permission check keep Strawberry's wrapper, and every form answers as Strawberry's would."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import strawberry
 from graphql import GraphQLObjectType
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import Info
 
 from schema.plain_fields import plain_attribute_fields
 from schema.schema import schema
 
 
-def _field(type_name: str, field_name: str) -> object:
+def _resolve(type_name: str, field_name: str) -> object:
     graphql_type = schema._schema.type_map[type_name]
     assert isinstance(graphql_type, GraphQLObjectType)
-    return graphql_type.fields[field_name]
+    return graphql_type.fields[field_name].resolve
+
+
+def _made_here(resolve: object) -> bool:
+    return getattr(resolve, "__module__", "") == "schema.plain_fields"
 
 
 def test_a_plain_field_reads_its_python_attribute() -> None:
-    next_due = _field("Service", "nextDueDate")
-    assert next_due.resolve(SimpleNamespace(next_due_date="2027-01-01"), None) == "2027-01-01"  # type: ignore[attr-defined]
+    next_due = _resolve("Service", "nextDueDate")
+    assert _made_here(next_due)
+    assert next_due(SimpleNamespace(next_due_date="2027-01-01"), None) == "2027-01-01"  # type: ignore[operator]
 
 
-def test_fields_with_a_resolver_or_a_permission_keep_their_wrapper() -> None:
-    assert not _field("Service", "product").resolve.__qualname__.startswith("_attribute")  # type: ignore[attr-defined]
-    assert not _field("ClientAccount", "billingProfile").resolve.__qualname__.startswith("_attribute")  # type: ignore[attr-defined]
+def test_fields_with_arguments_or_a_permission_keep_strawberrys_wrapper() -> None:
+    assert _made_here(_resolve("Service", "product"))
+    assert not _made_here(_resolve("ClientAccount", "billingProfile"))
+    assert not _made_here(_resolve("ClientAccount", "services"))
 
 
-def test_a_schema_with_another_default_resolver_is_left_alone() -> None:
-    @strawberry.type
-    class Query:
-        snake_name: str = "x"
+@strawberry.type
+class Item:
+    snake_name: str = "x"
 
-    other = strawberry.Schema(
-        query=Query, config=strawberry.schema.config.StrawberryConfig(default_resolver=lambda o, n: n)
-    )
-    assert plain_attribute_fields(other._schema, other.config.default_resolver) == 0
-    result = other.execute_sync("{ snakeName }", root_value=Query())
-    assert result.data == {"snakeName": "snake_name"}
-    mine = strawberry.Schema(query=Query)
-    assert plain_attribute_fields(mine._schema, mine.config.default_resolver) == 1
-    assert mine.execute_sync("{ snakeName }", root_value=Query()).data == {"snakeName": "x"}
+    @strawberry.field
+    def with_info(self, info: Info) -> str:
+        return f"{self.snake_name}:{info.field_name}:{info.context['who']}"
+
+    @strawberry.field
+    def plain(self) -> str:
+        return self.snake_name.upper()
+
+    @strawberry.field
+    @staticmethod
+    def from_root(root: Item) -> str:
+        return root.snake_name * 2
+
+    @strawberry.field
+    async def later(self, info: Info) -> str:
+        await asyncio.sleep(0)
+        return str(info.path.key)
+
+    @strawberry.field
+    def argued(self, times: int) -> str:
+        return self.snake_name * times
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def item(self) -> Item:
+        return Item()
+
+
+DOCUMENT = "{ item { snakeName withInfo plain fromRoot later argued(times: 3) } }"
+EXPECTED = {
+    "item": {
+        "snakeName": "x",
+        "withInfo": "x:withInfo:me",
+        "plain": "X",
+        "fromRoot": "xx",
+        "later": "later",
+        "argued": "xxx",
+    }
+}
+
+
+async def test_direct_resolvers_answer_as_strawberrys_wrappers_do() -> None:
+    wrapped = strawberry.Schema(query=Query)
+    direct = strawberry.Schema(query=Query)
+    changed = plain_attribute_fields(direct._schema, direct.config)
+    # snakeName, withInfo, plain, fromRoot, later and Query.item; `argued` takes an argument.
+    assert changed == 6
+    for built in (wrapped, direct):
+        result = await built.execute(DOCUMENT, context_value={"who": "me"})
+        assert result.errors is None, result.errors
+        assert result.data == EXPECTED
+
+
+def test_another_default_resolver_keeps_attribute_fields_wrapped() -> None:
+    other = strawberry.Schema(query=Query, config=StrawberryConfig(default_resolver=lambda o, n: n))
+    plain_attribute_fields(other._schema, other.config)
+    item = other._schema.type_map["Item"]
+    assert isinstance(item, GraphQLObjectType)
+    assert not _made_here(item.fields["snakeName"].resolve)
+    result = other.execute_sync("{ item { snakeName } }")
+    assert result.data == {"item": {"snakeName": "snake_name"}}
