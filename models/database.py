@@ -29,6 +29,8 @@ class _SharedReads:
         self.session: AsyncSession | None = None
         self.busy = False
         self.closed = False
+        # Another batch of the request wanted a session while this one read.
+        self.contended = False
 
     async def close(self) -> None:
         """Gives the connection back; a batch that starts later gets a session of its own."""
@@ -159,6 +161,8 @@ class Database:
         `shared_reads`), else a short-lived one of its own."""
         shared = _shared_reads.get()
         if shared is None or shared.db is not self or shared.busy or shared.closed:
+            if shared is not None and shared.busy:
+                shared.contended = True
             async with self._available(), self.sessionmaker() as session:
                 yield session
             return
@@ -179,6 +183,14 @@ class Database:
                 session.expunge_all()
         finally:
             shared.busy = False
+            if shared.contended:
+                # A batch of the same request waited for a connection of its own meanwhile: the
+                # idle one goes back, so no request holds one while it waits for another (with
+                # every request doing so at once, the pool would run dry for all of them).
+                shared.contended = False
+                if shared.session is not None:
+                    idle, shared.session = shared.session, None
+                    await idle.close()
             if shared.closed:
                 # The request ended while this batch read (a resolver left running): close here.
                 await shared.close()
@@ -188,7 +200,8 @@ class Database:
         """Within the block, `read()` reuses one session and its connection rather than checking
         one out (a ping on PostgreSQL) per batch. A batch that starts while another is reading
         gets its own session, so concurrent resolvers never share one, and nested reads cannot
-        wait on each other. A write (`begin`) first gives the idle connection back. Reads run in
+        wait on each other; the shared connection then goes back when its batch ends. A write
+        (`begin`) first gives the idle connection back. Reads run in
         autocommit mode on PostgreSQL: each statement sees what committed before it, and a failed
         one cannot leave a transaction aborted for the next."""
         shared = _SharedReads(self)

@@ -183,3 +183,25 @@ async def test_a_read_starting_after_the_request_ended_uses_a_session_of_its_own
     go.set()
     await task
     assert pool.checkedout() == before  # type: ignore[attr-defined]
+
+
+async def test_requests_reading_side_by_side_never_starve_the_pool(settings: Settings) -> None:
+    # More requests than the pool has connections, each reading in two batches at once: a request
+    # holding its idle shared connection while waiting for a second would leave the pool dry.
+    db = Database(settings.database_url, pool_size=2, pool_timeout=10)
+
+    async def batch() -> None:
+        async with db.read() as session:
+            await session.execute(text("SELECT 1"))
+            await asyncio.sleep(0.005)
+
+    async def request() -> None:
+        async with db.shared_reads():
+            for _ in range(3):
+                await batch()
+                await asyncio.gather(batch(), batch())
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(request() for _ in range(24))), timeout=8)
+    finally:
+        await db.dispose()
