@@ -25,7 +25,6 @@ from schema.accounts.connections import ClientAccountConnection
 from schema.accounts.mutations import BillingProfileInput
 from schema.core.base import Connection, Node, UserError
 from schema.core.ids import decode_id
-from schema.core.lookahead import counted
 from schema.core.policy import Granted, Identity, Public, SignedIn, mutation
 from schema.scopes import MembershipScope, MembershipScopeInput, decode_scope
 from schema.users import User
@@ -110,9 +109,7 @@ class Viewer:
         after: str | None = None,
         search: str | None = None,
     ) -> ClientAccountConnection:
-        page = await accounts_resolve.viewer_accounts(
-            info.context, first=first, after=after, search=search, total_along=counted(info)
-        )
+        page = await accounts_resolve.viewer_accounts(info.context, first=first, after=after, search=search)
         return await ClientAccountConnection.of(info, page)
 
     @strawberry.field(
@@ -152,9 +149,7 @@ class Viewer:
         from resolvers.hosting.domains import list_domains
         from schema.hosting.domains import domain_connection
 
-        page = await list_domains(
-            info.context, first=first, after=after, filter=filter, total_along=counted(info)
-        )
+        page = await list_domains(info.context, first=first, after=after, filter=filter)
         return await domain_connection(info, page)
 
     @strawberry.field(description="Invoices across all accounts where the viewer holds VIEW_INVOICES.")

@@ -821,7 +821,7 @@ async def partner_with(db: Database, settings: Settings, accounts: int) -> str:
 
 
 # The partner's query of expiring domains, whatever the number of accounts and domains:
-# session lookup, page of domains with their count, accounts, contacts.
+# session lookup, page of domains (holding all of them, it is their count), accounts, contacts.
 EXPIRING_DOMAINS_STATEMENTS = 4
 
 

@@ -280,7 +280,7 @@ async def test_partner_services_as_sent(api: Api, db: Database, settings: Settin
     }
 
 
-# Session lookup, page of services with their count, products, accounts, owners.
+# Session lookup, page of services (holding all of them, it is their count), products, accounts, owners.
 PARTNER_SERVICES_STATEMENTS = 5
 
 

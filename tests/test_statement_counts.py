@@ -51,5 +51,32 @@ async def test_account_switcher_costs_the_same_for_1_10_and_100_accounts(
     assert connection["totalCount"] == accounts
     assert len(connection["edges"]) == accounts
     assert all(e["node"]["owner"]["name"] for e in connection["edges"])
-    # session lookup, viewer's user, page of accounts with memberships and their count, owners
+    # session lookup, viewer's user, page of accounts with memberships (all of them: their count), owners
     assert statements == 4, db.counter.statements
+
+
+COUNTED = """
+query Counted($first: Int, $after: String) {
+  viewer {
+    accounts(first: $first, after: $after) { totalCount pageInfo { endCursor } edges { node { id } } }
+  }
+}
+"""
+
+
+async def test_total_count_costs_a_statement_only_beyond_one_page(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    api.set_session(await _agency_with(db, settings, 12))
+
+    whole, whole_statements = await api.count(COUNTED, {"first": 20})
+    first, first_statements = await api.count(COUNTED, {"first": 5})
+    cursor = first.data["viewer"]["accounts"]["pageInfo"]["endCursor"]
+    later, later_statements = await api.count(COUNTED, {"first": 20, "after": cursor})
+
+    assert [r.data["viewer"]["accounts"]["totalCount"] for r in (whole, first, later)] == [12, 12, 12]
+    assert len(later.data["viewer"]["accounts"]["edges"]) == 7
+    # A first page holding every account is its own count; past one page, or after a cursor, the
+    # count is one statement more.
+    assert first_statements == whole_statements + 1
+    assert later_statements == whole_statements + 1

@@ -147,12 +147,7 @@ async def account_for_viewer(context: Context, account_id: uuid.UUID) -> ClientA
 
 
 async def viewer_accounts(
-    context: Context,
-    *,
-    first: int | None,
-    after: str | None,
-    search: str | None,
-    total_along: bool = False,
+    context: Context, *, first: int | None, after: str | None, search: str | None
 ) -> Page[tuple[ClientAccount, Access]]:
     """The viewer's accounts by name, with their access; primes the access loader with it."""
     principal = require_principal(context)
@@ -176,7 +171,6 @@ async def viewer_accounts(
         key_of=lambda row: (row[0].name, row[0].id),
         first=first,
         after=after,
-        total_along=total_along,
     )
     edges: list[tuple[str, tuple[ClientAccount, Access]]] = []
     for cursor, (account, membership_id, role, mask, scoped, two_factor_on) in page.edges:

@@ -125,14 +125,14 @@ async def paginate(
     first: int | None,
     after: str | None,
     descending: bool = False,
-    total_along: bool = False,
 ) -> Page[Any]:
     """One page of `statement`, ordered by `keys` (unique together), starting after `after`.
 
     `key_of` gives a row's values for `keys`; rows are what the session's execute() yields.
-    `total_along` (the caller will ask for the count): on a first page the count comes with the
-    rows, a window over the same rows before LIMIT, rather than in a statement of its own; the
-    statement must yield each row once (no DISTINCT or GROUP BY), as every connection's does.
+    The count (`Page.count`) is a statement of its own only when there is more than one page: one
+    with LIMIT stops at the page's end, where a count along the same rows (a window) would read
+    them all, and the planner, costing it as though the LIMIT stopped it early, joins them row by
+    row.
     """
     size = page_size(first)
     page_statement = statement
@@ -142,20 +142,15 @@ async def paginate(
         page_statement = page_statement.where(position < bound if descending else position > bound)
     order = [key.desc() for key in keys] if descending else list(keys)
     page_statement = page_statement.order_by(*order).limit(size + 1)
-    counted = total_along and after is None and size > 0
-    if counted:
-        page_statement = page_statement.add_columns(func.count().over())
 
     async with db.read() as session:
-        rows: list[Any] = list((await session.execute(page_statement)).all()) if size else []
-    total: int | None = None
-    if counted:
-        total = int(rows[0][-1]) if rows else 0
-        rows = [row[:-1] for row in rows]
+        rows = list((await session.execute(page_statement)).all()) if size else []
+    # A first page that holds every row is the count: no statement for it.
+    whole = after is None and size > 0 and len(rows) <= size
 
     async def count() -> int:
-        if total is not None:
-            return total
+        if whole:
+            return len(rows)
         counting = select(func.count()).select_from(statement.order_by(None).subquery())
         async with db.read() as session:
             return int((await session.execute(counting)).scalar_one())

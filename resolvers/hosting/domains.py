@@ -63,7 +63,6 @@ async def list_domains(
     after: str | None,
     filter: DomainFilterLike | None,
     account_id: uuid.UUID | None = None,
-    total_along: bool = False,
 ) -> Page[Domain]:
     """Domains of every account where the viewer (or their token) holds VIEW_DOMAINS, or of one of them.
 
@@ -87,7 +86,6 @@ async def list_domains(
         key_of=lambda row: (row[0].id,),
         first=first,
         after=after,
-        total_along=total_along,
     )
     for _, row in page.edges:
         context.loaders.domain.prime(row[0].id, row[0])

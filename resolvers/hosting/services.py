@@ -55,29 +55,16 @@ def service_query(
 
 
 async def viewer_services(
-    context: Context,
-    *,
-    first: int | None,
-    after: str | None,
-    query: ServiceQuery,
-    total_along: bool = False,
+    context: Context, *, first: int | None, after: str | None, query: ServiceQuery
 ) -> Page[Service]:
     """Services in every account where the viewer (narrowed by a token) holds VIEW_SERVICES."""
-    return await _page(context, query, account_id=None, first=first, after=after, total_along=total_along)
+    return await _page(context, query, account_id=None, first=first, after=after)
 
 
 async def account_services(
-    context: Context,
-    *,
-    account_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    query: ServiceQuery,
-    total_along: bool = False,
+    context: Context, *, account_id: uuid.UUID, first: int | None, after: str | None, query: ServiceQuery
 ) -> Page[Service]:
-    return await _page(
-        context, query, account_id=account_id, first=first, after=after, total_along=total_along
-    )
+    return await _page(context, query, account_id=account_id, first=first, after=after)
 
 
 async def _page(
@@ -87,7 +74,6 @@ async def _page(
     account_id: uuid.UUID | None,
     first: int | None,
     after: str | None,
-    total_along: bool,
 ) -> Page[Service]:
     principal = require_principal(context)
     memberships = visible_memberships(principal, SERVICE.view)
@@ -114,7 +100,6 @@ async def _page(
         key_of=lambda row: (row[0].id,),
         first=first,
         after=after,
-        total_along=total_along,
     )
     services = page.map(lambda row: row[0])
     for _, service in services.edges:

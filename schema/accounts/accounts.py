@@ -44,7 +44,6 @@ from schema.core.base import (
     shaped,
 )
 from schema.core.ids import decode_id
-from schema.core.lookahead import counted
 from schema.core.policy import gated
 from schema.users import User, history_field, in_history
 
@@ -176,12 +175,7 @@ class ClientAccount(Node):
         from schema.hosting.domains import domain_connection
 
         page = await list_domains(
-            info.context,
-            account_id=self.account_pk,
-            first=first,
-            after=after,
-            filter=filter,
-            total_along=counted(info),
+            info.context, account_id=self.account_pk, first=first, after=after, filter=filter
         )
         return await domain_connection(info, page)
 

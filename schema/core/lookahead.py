@@ -28,11 +28,6 @@ def _merged(fields: Iterable[SelectedField]) -> dict[str, Any]:
     return {name: _merged(children) for name, children in found.items()}
 
 
-def counted(info: Info[Any, Any]) -> bool:
-    """Whether a connection's `totalCount` is selected (its page can then bring the count along)."""
-    return "totalCount" in selected(info)
-
-
 def selected(info: Info[Any, Any], *path: str) -> Selected:
     """What is selected at `path` below the current field (e.g. "edges", "node" of a connection)."""
     level: Selected = _merged(_fields(info.selected_fields))

@@ -21,7 +21,7 @@ from resolvers.hosting import services as resolve
 from resolvers.hosting import upgrades as upgrades_resolve
 from schema.catalogue import Product
 from schema.core.base import Connection, Money, Node, UserError, account_field, account_keys, shape
-from schema.core.lookahead import counted, selected
+from schema.core.lookahead import selected
 from schema.core.policy import Granted, OnObject, gated, mutation
 from schema.users import User, history_field, in_history
 
@@ -124,17 +124,10 @@ async def service_connection(
         product_type=filter.type if filter else None,
     )
     if account_id is None:
-        page = await resolve.viewer_services(
-            info.context, first=first, after=after, query=query, total_along=counted(info)
-        )
+        page = await resolve.viewer_services(info.context, first=first, after=after, query=query)
     else:
         page = await resolve.account_services(
-            info.context,
-            account_id=account_id,
-            first=first,
-            after=after,
-            query=query,
-            total_along=counted(info),
+            info.context, account_id=account_id, first=first, after=after, query=query
         )
     await services_ahead(info.context, [row for _, row in page.edges], selected(info, "edges", "node"))
     return Connection.of(page, Service.of)
