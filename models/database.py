@@ -101,7 +101,15 @@ class Database:
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout)
             if parsed.get_driver_name() == "asyncpg":
-                options["connect_args"] = {"timeout": CONNECT_TIMEOUT_SECONDS}
+                options["connect_args"] = {
+                    "timeout": CONNECT_TIMEOUT_SECONDS,
+                    # asyncpg prepares every statement, and after five runs PostgreSQL may plan it
+                    # once for any viewer ("generic plan"), on the average viewer's few
+                    # memberships; an agency with ten thousand accounts then gets a plan that
+                    # reads every row of theirs one by one. A plan per run (well under a
+                    # millisecond to make) fits each viewer.
+                    "server_settings": {"plan_cache_mode": "force_custom_plan"},
+                }
         self.engine: AsyncEngine = create_async_engine(url, **options)
         reader = writer = self.engine
         if not self.is_sqlite:

@@ -211,3 +211,11 @@ async def test_cross_account_lists_use_indexes(api: Api, db: Database, settings:
                     assert f"Seq Scan on {table}" not in plan, f"{name}: {statement}\n{plan}"
             # The session lookup and the page at least (a page holding every row is its own count).
             assert explained >= 2
+
+
+async def test_statements_are_planned_for_each_viewer(db: Database) -> None:
+    # A generic plan, made once for any viewer, reads an agency's ten thousand accounts row by row
+    # (benchmarks/read_paths.py --accounts 10000 showed 34 ms for a page that takes 2 ms planned).
+    async with db.read() as session:
+        mode = (await session.execute(text("SHOW plan_cache_mode"))).scalar_one()
+    assert mode == "force_custom_plan"
