@@ -48,7 +48,17 @@ class ClientAccount(IdMixin, CreatedAtMixin, Base):
     # Set by the owner: members without two-factor sign-in hold no permission here (DESIGN rule 17).
     require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
-    __table_args__ = (Index(None, "name", "id"),)
+    __table_args__ = (
+        Index(None, "name", "id"),
+        # Every list checks the two-factor rule (DESIGN rule 17) against the accounts that require
+        # it: these few, not every account, are what the check reads.
+        Index(
+            "ix_client_accounts_requiring_two_factor",
+            "id",
+            sqlite_where=text("require_two_factor IS 1"),
+            postgresql_where=text("require_two_factor IS TRUE"),
+        ),
+    )
 
 
 class Membership(IdMixin, CreatedAtMixin, Base):

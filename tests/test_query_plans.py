@@ -219,3 +219,21 @@ async def test_statements_are_planned_for_each_viewer(db: Database) -> None:
     async with db.read() as session:
         mode = (await session.execute(text("SHOW plan_cache_mode"))).scalar_one()
     assert mode == "force_custom_plan"
+
+
+async def test_the_two_factor_rule_reads_only_the_accounts_requiring_it(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    owner = await create_user(db, email="owner@example.com")
+    agency = await create_user(db, email="agency@example.com")
+    await _populate(db, owner.id, agency.id)
+    api.set_session(await session_for(db, settings, agency))
+    db.counter.reset()
+    response = await api(LISTS["services"])
+    assert response.errors == []
+    (page,) = [s for s in db.counter.statements if s.lstrip().startswith("SELECT services.")]
+    parameters = db.counter.parameters[db.counter.statements.index(page)]
+    async with db.engine.connect() as connection:
+        plan = "\n".join(row[0] for row in await connection.exec_driver_sql("EXPLAIN " + page, parameters))
+    # Not a scan of every account for the few that require two-factor sign-in (DESIGN rule 17).
+    assert "ix_client_accounts_requiring_two_factor" in plan, plan
