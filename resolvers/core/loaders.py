@@ -176,7 +176,7 @@ class ScopedLoader(Loader[uuid.UUID, V]):
     def statement(cls, principal: Principal) -> Select[Any]:
         """The loader's statement for this viewer, its keys bound as `keys` when it runs."""
         model = cls.model
-        memberships: Subquery = visible_memberships(principal)
+        memberships: Subquery = visible_memberships(principal, by_key=True)
         conditions = [getattr(model, cls.key).in_(KEYS), *cls.where()]
         reached: ColumnElement[bool] = memberships.c.id.is_not(None)
         if cls.scope is not None:

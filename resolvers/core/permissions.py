@@ -10,7 +10,9 @@ from typing import Any, cast
 
 from graphql import GraphQLError
 from sqlalchemy import ColumnElement, Exists, Select, Subquery, and_, exists, false, not_, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.visitors import InternalTraversal
 from strawberry.exceptions import PermissionReturnedNonBooleanError
 from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 from strawberry.permission import BasePermission, PermissionExtension
@@ -155,21 +157,54 @@ _JOINED_COLUMNS = (
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
-def visible_memberships(principal: Principal, permission: Permission | Needs | None = None) -> Subquery:
-    """`memberships_of` as a subquery to join lists through, built once per viewer and requirement."""
-    return memberships_of(principal, permission).subquery()
+def visible_memberships(
+    principal: Principal, permission: Permission | Needs | None = None, *, by_key: bool = False
+) -> Subquery:
+    """`memberships_of` as a subquery to join lists through, built once per viewer and requirement.
+
+    `by_key`: for a lookup of a few rows by key, joined to the viewer's membership of each row's
+    account. SQLite keeps no statistics per value, so it takes any viewer for one with the average
+    couple of memberships and would start from the viewer's memberships, probing every looked-up
+    key for each of an agency's thousand accounts; here it starts from the keys.
+    """
+    return memberships_of(principal, permission, by_key=by_key).subquery()
+
+
+class _NotIndexed(ColumnElement[Any]):
+    """A column SQLite may not use an index for (its unary `+`); the column itself elsewhere."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_NotIndexed)
+def _not_indexed(element: _NotIndexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(_NotIndexed, "sqlite")
+def _not_indexed_sqlite(element: _NotIndexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
-def memberships_of(principal: Principal, permission: Permission | Needs | None = None) -> Select[Any]:
+def memberships_of(
+    principal: Principal, permission: Permission | Needs | None = None, *, by_key: bool = False
+) -> Select[Any]:
     """The principal's memberships, narrowed to a token's accounts and to those granting `permission`
     (or meeting the `Needs`).
 
     Every list of account data joins through this, so nothing outside it can be listed by accident;
     lists of services, domains and tickets add `resolvers.core.reach.within_scope` on its `scoped` and `id`.
     """
+    column: ColumnElement[Any] = Membership.__table__.c.user_id
+    user_id = _NotIndexed(column) if by_key else column
     conditions: list[ColumnElement[bool]] = [
-        Membership.user_id == principal.user_id,
+        user_id == principal.user_id,
         holds(principal, permission),
     ]
     if principal.token_account_ids is not None:
