@@ -32,12 +32,16 @@ class _SharedReads:
         # Another batch of the request wanted a session while this one read.
         self.contended = False
 
-    async def close(self) -> None:
-        """Gives the connection back; a batch that starts later gets a session of its own."""
-        self.closed = True
+    async def release(self) -> None:
+        """Gives the connection back to the pool; the next batch checks one out again."""
         if self.session is not None:
             session, self.session = self.session, None
             await session.close()
+
+    async def close(self) -> None:
+        """Releases the connection for good: a batch that starts later gets a session of its own."""
+        self.closed = True
+        await self.release()
 
 
 _shared_reads: ContextVar[_SharedReads | None] = ContextVar("clientarea_shared_reads", default=None)
@@ -157,9 +161,8 @@ class Database:
         connection while it holds another would, under load, leave every pooled connection held by
         a request waiting for one more."""
         shared = _shared_reads.get()
-        if shared is not None and shared.db is self and not shared.busy and shared.session is not None:
-            idle, shared.session = shared.session, None
-            await idle.close()
+        if shared is not None and shared.db is self and not shared.busy:
+            await shared.release()
         async with self._available(), self.writer.begin() as session:
             yield session
 
@@ -184,8 +187,7 @@ class Database:
                     yield session
                 except BaseException:
                     # Whatever failed may have left the connection unusable: start over.
-                    shared.session = None
-                    await session.close()
+                    await shared.release()
                     raise
                 # Rows read stay as loaded for whoever holds them; the next batch reads afresh.
                 session.expunge_all()
@@ -196,9 +198,7 @@ class Database:
                 # idle one goes back, so no request holds one while it waits for another (with
                 # every request doing so at once, the pool would run dry for all of them).
                 shared.contended = False
-                if shared.session is not None:
-                    idle, shared.session = shared.session, None
-                    await idle.close()
+                await shared.release()
             if shared.closed:
                 # The request ended while this batch read (a resolver left running): close here.
                 await shared.close()
