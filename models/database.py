@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from models.availability import Breaker
+from models.sqlite_driver import one_trip_dbapi
 
 
 class _SharedReads:
@@ -80,8 +81,8 @@ def _sqlite_begin(connection: Connection) -> None:
     options = connection.get_execution_options()
     if options.get("sqlite_statement_transactions", False):
         # A read batch is one statement (or a few that need no common snapshot): SQLite runs each
-        # in a transaction of its own, and an explicit BEGIN would cost three more trips through
-        # aiosqlite's worker thread per batch.
+        # in a transaction of its own, and an explicit BEGIN and its end would cost two more trips
+        # through the connection's worker thread per batch.
         return
     # A deferred transaction that reads and then writes fails at once with SQLITE_BUSY when another
     # writer got there first; units of work therefore take the write lock when they begin.
@@ -102,6 +103,9 @@ class Database:
         # orjson reads JSON columns (specifications, nameservers) several times faster than json;
         # they are still written by json.dumps, so what is stored does not change.
         options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "json_deserializer": orjson.loads}
+        if self.is_sqlite and parsed.get_driver_name() == "aiosqlite":
+            # A statement in one trip through aiosqlite's thread, not four (models/sqlite_driver.py).
+            options["module"] = one_trip_dbapi()
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=pool_timeout)
             if parsed.get_driver_name() == "asyncpg":
