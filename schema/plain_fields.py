@@ -7,6 +7,11 @@ per call and the resolver's `__call__`. A page of a hundred services completes a
 fields, each through such a wrapper. Here a field that only reads an attribute does one `getattr`,
 and a resolver without arguments or extensions is called straight, with what it asks for (the
 object, `info`) passed as Strawberry passes it.
+
+`PlainFieldsExecutor` then completes an attribute read of a scalar or enum without graphql-core's
+general machinery (resolve info, awaitable checks, the completion dispatch), which every such field
+of every node otherwise passes through; what it answers, errors and nulls included, is what that
+machinery answers.
 """
 
 from __future__ import annotations
@@ -14,17 +19,115 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphql import GraphQLField, GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLSchema,
+)
+from graphql.pyutils import Undefined
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 
-def _attribute(name: str) -> Callable[..., Any]:
-    def resolve(source: Any, _info: Any) -> Any:
-        return getattr(source, name)
+def _leaf(field_type: GraphQLOutputType) -> tuple[GraphQLScalarType | GraphQLEnumType | None, bool]:
+    """The scalar or enum type `field_type` is (None if neither), and whether it is non-null."""
+    non_null = isinstance(field_type, GraphQLNonNull)
+    named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    return (named if isinstance(named, GraphQLScalarType | GraphQLEnumType) else None), non_null
 
-    return resolve
+
+class AttributeRead:
+    """A field's resolver that reads one attribute of its object. For `PlainFieldsExecutor`:
+    `leaf` is the field's scalar or enum type when it is one, `items` its items' type when it is
+    a list of them; `non_null` and `items_non_null` whether they may not be null."""
+
+    __slots__ = ("items", "items_non_null", "leaf", "name", "non_null")
+
+    def __init__(self, name: str, field_type: GraphQLOutputType) -> None:
+        self.name = name
+        self.leaf, self.non_null = _leaf(field_type)
+        named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+        self.items, self.items_non_null = (
+            _leaf(named.of_type) if isinstance(named, GraphQLList) else (None, False)
+        )
+
+    def __call__(self, source: Any, _info: Any) -> Any:
+        return getattr(source, self.name)
+
+
+class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor with a shortcut for a scalar or enum field that reads an attribute
+    and takes no arguments (most fields of every node); any other field, or any field while
+    field middleware is installed (tracing), goes the general way."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Strawberry always passes a middleware manager; only one with middleware wraps fields.
+        manager = self.middleware_manager
+        self.shortcut = manager is None or not manager.middlewares
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        node = field_details_list[0].node
+        field = self.schema.get_field(parent_type, node.name.value)
+        read = field.resolve if field is not None else None
+        if (
+            field is None
+            or type(read) is not AttributeRead
+            or (read.leaf is None and read.items is None)
+            or node.arguments
+            or not self.shortcut
+        ):
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        if read.items is not None:
+            items = self._leaf_items(read, source)
+            if items is None:
+                return super().execute_field(parent_type, source, field_details_list, path, position_context)
+            return items
+        try:
+            value = getattr(source, read.name)
+            if value is None or value is Undefined:
+                if read.non_null:
+                    raise TypeError(
+                        f"Cannot return null for non-nullable field {parent_type.name}.{node.name.value}."
+                    )
+                return None
+            if isinstance(value, Exception) or self.is_awaitable(value):
+                return super().execute_field(parent_type, source, field_details_list, path, position_context)
+            return self.complete_leaf_value(read.leaf, value)  # type: ignore[arg-type]
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field.type, field_details_list, path)
+            return None
+
+    @staticmethod
+    def _leaf_items(read: AttributeRead, source: Any) -> list[Any] | None:
+        """A list of scalars or enums, each coerced; None for anything else the general way
+        must answer (null, an item that is null or does not coerce), with its error."""
+        items = read.items
+        try:
+            value = getattr(source, read.name)
+            if type(value) is not list and type(value) is not tuple:
+                return None
+            completed = [items.coerce_output_value(item) for item in value]  # type: ignore[union-attr]
+        except Exception:
+            return None
+        if None in completed or Undefined in completed:
+            return None
+        return completed
 
 
 def _direct(field: StrawberryField, config: StrawberryConfig) -> Callable[..., Any] | None:
@@ -73,7 +176,7 @@ def plain_attribute_fields(schema: GraphQLSchema, config: StrawberryConfig) -> i
             if definition.is_basic_field:
                 if config.default_resolver is not getattr:
                     continue
-                field.resolve = _attribute(definition.python_name)
+                field.resolve = AttributeRead(definition.python_name, field.type)
             else:
                 direct = _direct(definition, config)
                 if direct is None:

@@ -53,7 +53,7 @@ from schema.identity import IdentityMutations, IdentityQueries
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.nodes import NodeQueries
 from schema.password_resets import PasswordResetMutations
-from schema.plain_fields import plain_attribute_fields
+from schema.plain_fields import PlainFieldsExecutor, plain_attribute_fields
 from schema.scopes import ScopeMutations
 from schema.sso import SsoMutations
 from schema.tickets import Ticket, TicketMutations
@@ -189,6 +189,7 @@ def build_schema(
         ],
         extensions=[*observers, *extensions],
         config=StrawberryConfig(auto_camel_case=True, disable_field_suggestions=True, scalar_map=SCALARS),
+        execution_context_class=PlainFieldsExecutor,
     )
     document_input_limits(built._schema)
     describe_enums(built._schema)

@@ -5,14 +5,17 @@ permission check keep Strawberry's wrapper, and every form answers as Strawberry
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from enum import Enum
 from types import SimpleNamespace
 
+import pytest
 import strawberry
 from graphql import GraphQLObjectType
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from schema.plain_fields import plain_attribute_fields
+from schema.plain_fields import AttributeRead, PlainFieldsExecutor, plain_attribute_fields
 from schema.schema import schema
 
 
@@ -105,3 +108,109 @@ def test_another_default_resolver_keeps_attribute_fields_wrapped() -> None:
     assert not _made_here(item.fields["snakeName"].resolve)
     result = other.execute_sync("{ item { snakeName } }")
     assert result.data == {"item": {"snakeName": "snake_name"}}
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@strawberry.type
+class Shade:
+    name: str
+    nickname: str | None
+    colour: Colour
+    colours: list[Colour]
+    maybe_colours: list[Colour | None]
+    score: int
+
+
+@strawberry.type
+class ShadeQuery:
+    @strawberry.field
+    def shades(self, info: Info) -> list[Shade | None]:
+        return list(info.context["shades"])
+
+
+SHADES = "{ shades { name nickname colour colours maybeColours score } }"
+
+
+class Raising:
+    """An object whose attribute reads fail, as a broken property would."""
+
+    def __getattr__(self, name: str) -> object:
+        raise RuntimeError(f"cannot read {name}")
+
+
+async def _later() -> str:
+    return "later"
+
+
+def _shade(**changes: object) -> SimpleNamespace:
+    values: dict[str, object] = {
+        "name": "sky",
+        "nickname": None,
+        "colour": Colour.BLUE,
+        "colours": [Colour.RED, Colour.BLUE],
+        "maybe_colours": [None, Colour.RED],
+        "score": 3,
+    }
+    return SimpleNamespace(**{**values, **changes})
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _shade(),
+        lambda: _shade(nickname="azure", colours=(Colour.BLUE,), maybe_colours=[]),
+        lambda: _shade(name=None),
+        lambda: _shade(colour="green"),
+        lambda: _shade(colours=[Colour.RED, None]),
+        lambda: _shade(colours=[Colour.RED, "green"]),
+        lambda: _shade(colours=None),
+        lambda: _shade(colours=iter([Colour.RED])),
+        lambda: _shade(colours="red"),
+        lambda: _shade(score="three"),
+        lambda: _shade(score=2**40),
+        lambda: _shade(name=_later()),
+        lambda: Raising(),
+    ],
+    ids=[
+        "plain",
+        "tuple-and-empty",
+        "null-in-non-null",
+        "bad-enum",
+        "null-item",
+        "bad-item",
+        "null-list",
+        "iterator",
+        "string-as-list",
+        "bad-int",
+        "int-out-of-range",
+        "awaitable",
+        "raising",
+    ],
+)
+async def test_the_executor_shortcut_answers_as_graphql_core_does(make: Callable[[], object]) -> None:
+    """Data, errors, their messages and paths: the same with and without the shortcut."""
+    shortcut = strawberry.Schema(query=ShadeQuery, execution_context_class=PlainFieldsExecutor)
+    plain_attribute_fields(shortcut._schema, shortcut.config)
+    general = strawberry.Schema(query=ShadeQuery)
+    plain_attribute_fields(general._schema, general.config)
+    answers = []
+    for built in (shortcut, general):
+        result = await built.execute(SHADES, context_value={"shades": [make(), _shade()]})
+        errors = sorted((e.message, tuple(e.path or ())) for e in result.errors or [])
+        answers.append((result.data, errors))
+    assert answers[0] == answers[1]
+
+
+def test_the_schema_executes_with_the_shortcut() -> None:
+    assert schema.execution_context_class is PlainFieldsExecutor
+    read = _resolve("Service", "label")
+    assert isinstance(read, AttributeRead)
+    assert read.leaf is not None
+    permissions = _resolve("ClientAccountEdge", "permissions")
+    assert isinstance(permissions, AttributeRead)
+    assert permissions.items is not None
