@@ -7,6 +7,7 @@ area's loaders, and nothing below it imports it back.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from resolvers.affiliates import AffiliateLoaders
@@ -40,24 +41,82 @@ class Loaders:
     `billing.invoice_of_order` and `tickets.ticket` are scoped to the viewer. `user` and `account`
     read any row: a user is shown only through `seen_user` (DESIGN rule 10), an account only once
     `access` (which primes it) or an invitation the viewer may see led to it. The to-many loaders
-    read the children of rows already reached through these."""
+    read the children of rows already reached through these.
+
+    Each loader is made when the request first uses it: a request uses a few of them, and making
+    one (a DataLoader checks its batch function) costs as much as a field."""
 
     def __init__(self, context: Context) -> None:
-        self.access = AccessByAccountIdLoader(context)
-        self.user = UserByIdLoader(context)
-        self.seen_user = SeenUserLoader(context)
-        self.account = ClientAccountByIdLoader(context)
-        self.membership = MembershipByIdLoader(context)
-        self.invitation = InvitationByIdLoader(context)
-        self.audit_event = AuditEventByIdLoader(context)
-        self.contact = ContactByIdLoader(context)
-        self.primary_contact = PrimaryContactByAccountIdLoader(context)
-        self.service = ServiceByIdLoader(context)
-        self.domain = DomainByIdLoader(context)
-        self.billing = BillingLoaders(context)
-        self.owner = OwnerByAccountIdLoader(context)
-        self.token_accounts = AccountIdsByApiTokenLoader(context)
-        self.catalogue = CatalogueLoaders(context)
-        self.affiliates = AffiliateLoaders(context)
-        self.tickets = TicketLoaders(context)
-        self.scopes = ScopeLoaders(context)
+        self._context = context
+
+    @cached_property
+    def access(self) -> AccessByAccountIdLoader:
+        return AccessByAccountIdLoader(self._context)
+
+    @cached_property
+    def user(self) -> UserByIdLoader:
+        return UserByIdLoader(self._context)
+
+    @cached_property
+    def seen_user(self) -> SeenUserLoader:
+        return SeenUserLoader(self._context)
+
+    @cached_property
+    def account(self) -> ClientAccountByIdLoader:
+        return ClientAccountByIdLoader(self._context)
+
+    @cached_property
+    def membership(self) -> MembershipByIdLoader:
+        return MembershipByIdLoader(self._context)
+
+    @cached_property
+    def invitation(self) -> InvitationByIdLoader:
+        return InvitationByIdLoader(self._context)
+
+    @cached_property
+    def audit_event(self) -> AuditEventByIdLoader:
+        return AuditEventByIdLoader(self._context)
+
+    @cached_property
+    def contact(self) -> ContactByIdLoader:
+        return ContactByIdLoader(self._context)
+
+    @cached_property
+    def primary_contact(self) -> PrimaryContactByAccountIdLoader:
+        return PrimaryContactByAccountIdLoader(self._context)
+
+    @cached_property
+    def service(self) -> ServiceByIdLoader:
+        return ServiceByIdLoader(self._context)
+
+    @cached_property
+    def domain(self) -> DomainByIdLoader:
+        return DomainByIdLoader(self._context)
+
+    @cached_property
+    def billing(self) -> BillingLoaders:
+        return BillingLoaders(self._context)
+
+    @cached_property
+    def owner(self) -> OwnerByAccountIdLoader:
+        return OwnerByAccountIdLoader(self._context)
+
+    @cached_property
+    def token_accounts(self) -> AccountIdsByApiTokenLoader:
+        return AccountIdsByApiTokenLoader(self._context)
+
+    @cached_property
+    def catalogue(self) -> CatalogueLoaders:
+        return CatalogueLoaders(self._context)
+
+    @cached_property
+    def affiliates(self) -> AffiliateLoaders:
+        return AffiliateLoaders(self._context)
+
+    @cached_property
+    def tickets(self) -> TicketLoaders:
+        return TicketLoaders(self._context)
+
+    @cached_property
+    def scopes(self) -> ScopeLoaders:
+        return ScopeLoaders(self._context)

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
@@ -148,21 +148,25 @@ async def authenticate(
     return None
 
 
+# Every request's first statement: built once, its values bound when it runs.
+_LIVE_SESSION = (
+    select(Session.id, Session.last_seen_at, User.id, User.email)
+    .join(User, User.id == Session.user_id)
+    .where(
+        Session.token_hash == bindparam("token_hash"),
+        Session.revoked_at.is_(None),
+        Session.expires_at > bindparam("now"),
+        Session.last_seen_at > bindparam("idle_since"),
+    )
+)
+
+
 async def _authenticate_session(db: Database, settings: Settings, secret: str) -> Principal | None:
     now = utcnow()
     idle_since = now - timedelta(minutes=settings.session_idle_minutes)
-    statement = (
-        select(Session.id, Session.last_seen_at, User.id, User.email)
-        .join(User, User.id == Session.user_id)
-        .where(
-            Session.token_hash == digest(secret),
-            Session.revoked_at.is_(None),
-            Session.expires_at > now,
-            Session.last_seen_at > idle_since,
-        )
-    )
+    values = {"token_hash": digest(secret), "now": now, "idle_since": idle_since}
     async with db.read() as session:
-        row = (await session.execute(statement)).first()
+        row = (await session.execute(_LIVE_SESSION, values)).first()
     if row is None:
         return None
     session_id, last_seen_at, user_id, email = row
