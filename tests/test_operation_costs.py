@@ -15,6 +15,7 @@ from clientarea.catalogue import sync_catalogue
 from models.database import Database
 from models.permissions import Permission
 from resolvers.core.ids import encode_id
+from resolvers.core.pagination import _page_statement
 from resolvers.core.settings import Settings
 from tests.contract_check import CONTRACT_OPERATIONS as OPERATIONS
 from tests.factories import (
@@ -86,3 +87,25 @@ async def test_reads_cost_the_same_for_any_number_of_accounts(
 
     assert response.errors == [], response.errors
     assert statements == expected, (statements, db.counter.statements)
+
+
+@pytest.mark.parametrize(
+    "name", ["DashboardAccounts", "PartnerServices", "ExpiringDomains", "AccountOverview"]
+)
+async def test_a_viewers_second_read_builds_no_page_statement(
+    api: Api, db: Database, settings: Settings, name: str
+) -> None:
+    """A page's statement is built (and given its SQLAlchemy cache key) once per viewer and
+    filter shape; the next request with other values reuses it."""
+    file, operation_name, _ = READS[name]
+    cookie, first = await _agency(db, settings, 3)
+    api.set_session(cookie)
+    variables: dict[str, Any] = {"id": encode_id("ClientAccount", first.id), "before": "2100-01-01"}
+    document = operation(file, operation_name)
+    first_answer, _ = await api.count(document, {**variables, "first": 2})
+    built = _page_statement.cache_info().misses
+
+    second_answer, _ = await api.count(document, {**variables, "first": 1, "before": "2099-01-01"})
+
+    assert first_answer.errors == second_answer.errors == []
+    assert _page_statement.cache_info().misses == built

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,12 @@ from resolvers.core.emails import language_for_country
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import require_principal, two_factor_enabled, visible_memberships
+from resolvers.core.permissions import (
+    STATEMENTS_KEPT,
+    require_principal,
+    two_factor_enabled,
+    visible_memberships,
+)
 from resolvers.core.principal import Access, Principal
 from resolvers.core.ratelimits import Limits, allowed
 from resolvers.core.validation import BillingProfile, BillingProfileLike, Checker, check_billing_profile
@@ -146,13 +152,11 @@ async def account_for_viewer(context: Context, account_id: uuid.UUID) -> ClientA
     return await context.loaders.account.load(account_id)
 
 
-async def viewer_accounts(
-    context: Context, *, first: int | None, after: str | None, search: str | None
-) -> Page[tuple[ClientAccount, Access]]:
-    """The viewer's accounts by name, with their access; primes the access loader with it."""
-    principal = require_principal(context)
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _viewer_accounts(principal: Principal) -> Select[Any]:
+    """The viewer's accounts with their membership's columns (for `Access`)."""
     memberships = visible_memberships(principal)
-    statement: Any = select(
+    statement: Select[Any] = select(
         ClientAccount,
         memberships.c.id,
         memberships.c.role,
@@ -160,7 +164,17 @@ async def viewer_accounts(
         memberships.c.scoped,
         two_factor_enabled(principal.user_id),
     ).join(memberships, memberships.c.account_id == ClientAccount.id)
+    return statement
+
+
+async def viewer_accounts(
+    context: Context, *, first: int | None, after: str | None, search: str | None
+) -> Page[tuple[ClientAccount, Access]]:
+    """The viewer's accounts by name, with their access; primes the access loader with it."""
+    principal = require_principal(context)
+    statement = _viewer_accounts(principal)
     if search and search.strip():
+        # The caller's text: a statement of its own, not one kept for the viewer.
         statement = statement.where(
             func.lower(ClientAccount.name).contains(search.strip().lower(), autoescape=True)
         )

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 
 from models.billing import Invoice, InvoiceLine, InvoiceStatus, InvoiceTax, Order, OrderItem
 from resolvers.core.loaders import GroupLoader, ScopedLoader
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import require_principal, visible_memberships
+from resolvers.core.permissions import STATEMENTS_KEPT, require_principal, visible_memberships
 from resolvers.core.policies import INVOICE
+from resolvers.core.principal import Principal
 
 if TYPE_CHECKING:
     from resolvers.core.context import Context
@@ -103,25 +105,36 @@ async def invoices(
     """Invoices, newest first: of one account, or of every account where the viewer holds
     VIEW_INVOICES (decided in SQL through the viewer's memberships)."""
     principal = require_principal(context)
-    statement: Any = select(Invoice)
-    if account_id is not None:
-        statement = statement.where(Invoice.account_id == account_id)
-    else:
-        visible = visible_memberships(principal, INVOICE.view)
-        statement = statement.join(visible, visible.c.account_id == Invoice.account_id)
-    if account_ids is not None:
-        statement = statement.where(Invoice.account_id.in_(account_ids))
-    if statuses:
-        statement = statement.where(Invoice.status.in_(statuses))
+    values = {"account_id": account_id, "account_ids": account_ids, "statuses": statuses or None}
+    given = {name: value for name, value in values.items() if value is not None}
+    # One account's invoices: its access was checked before; otherwise the viewer's memberships.
     page = await paginate(
         context.db,
-        statement,
+        _invoices(None if account_id is not None else principal, frozenset(given)),
         keys=[Invoice.id],
         key_of=lambda row: (row[0].id,),
         first=first,
         after=after,
         descending=True,
+        values=given,
     )
     return Page(
         [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
     )
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _invoices(viewer: Principal | None, given: frozenset[str]) -> Select[Any]:
+    """Invoices of the accounts where `viewer` may see them (of any account without a viewer),
+    narrowed by the filters `given` (bound by those names when it runs)."""
+    statement: Select[Any] = select(Invoice)
+    if viewer is not None:
+        visible = visible_memberships(viewer, INVOICE.view)
+        statement = statement.join(visible, visible.c.account_id == Invoice.account_id)
+    if "account_id" in given:
+        statement = statement.where(Invoice.account_id == bindparam("account_id"))
+    if "account_ids" in given:
+        statement = statement.where(Invoice.account_id.in_(bindparam("account_ids", expanding=True)))
+    if "statuses" in given:
+        statement = statement.where(Invoice.status.in_(bindparam("statuses", expanding=True)))
+    return statement

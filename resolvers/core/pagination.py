@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, func, select, tuple_
 from sqlalchemy.types import TypeEngine
 
 from models.database import Database
 from resolvers.core.errors import BadUserInput
+from resolvers.core.permissions import STATEMENTS_KEPT
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -116,6 +118,36 @@ def decode_cursor(cursor: str, types: Sequence[TypeEngine[Any]]) -> list[Any]:
         raise BadUserInput("Invalid cursor.") from None
 
 
+# Bound when a page's statement runs: its size (one more row tells whether another page follows)
+# and the cursor's key values.
+_LIMIT = "page_limit"
+
+
+def _after(index: int) -> str:
+    return f"page_after_{index}"
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _page_statement(
+    statement: Select[Any], keys: tuple[Any, ...], after: bool, descending: bool
+) -> Select[Any]:
+    """`statement` ordered by `keys`, limited, and past a cursor if `after`; its values bound
+    when it runs. Kept per statement: a statement its caller keeps (built once per viewer and
+    shape) is ordered, limited and given its SQLAlchemy cache key once, not per request."""
+    page_statement = statement
+    if after:
+        position = tuple_(*keys)
+        bound = tuple_(*(bindparam(_after(i), type_=key.type) for i, key in enumerate(keys)))
+        page_statement = page_statement.where(position < bound if descending else position > bound)
+    order = [key.desc() for key in keys] if descending else list(keys)
+    return page_statement.order_by(*order).limit(bindparam(_LIMIT, type_=Integer))
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _count_statement(statement: Select[Any]) -> Select[Any]:
+    return select(func.count()).select_from(statement.order_by(None).subquery())
+
+
 async def paginate(
     db: Database,
     statement: Select[Any],
@@ -125,35 +157,35 @@ async def paginate(
     first: int | None,
     after: str | None,
     descending: bool = False,
+    values: Mapping[str, Any] | None = None,
 ) -> Page[Any]:
     """One page of `statement`, ordered by `keys` (unique together), starting after `after`.
 
     `key_of` gives a row's values for `keys`; rows are what the session's execute() yields.
+    `values` are those of the statement's bound parameters: a statement built once with them
+    (rather than with the values written in) is reused as it is.
     The count (`Page.count`) is a statement of its own only when there is more than one page: one
     with LIMIT stops at the page's end, where a count along the same rows (a window) would read
     them all, and the planner, costing it as though the LIMIT stopped it early, joins them row by
     row.
     """
     size = page_size(first)
-    page_statement = statement
+    parameters = {**(values or {}), _LIMIT: size + 1}
     if after is not None:
-        values = decode_cursor(after, [key.type for key in keys])
-        position, bound = tuple_(*keys), tuple_(*values)
-        page_statement = page_statement.where(position < bound if descending else position > bound)
-    order = [key.desc() for key in keys] if descending else list(keys)
-    page_statement = page_statement.order_by(*order).limit(size + 1)
+        position = decode_cursor(after, [key.type for key in keys])
+        parameters.update({_after(i): value for i, value in enumerate(position)})
+    page_statement = _page_statement(statement, tuple(keys), after is not None, descending)
 
     async with db.read() as session:
-        rows = list((await session.execute(page_statement)).all()) if size else []
+        rows = list((await session.execute(page_statement, parameters)).all()) if size else []
     # A first page that holds every row is the count: no statement for it.
     whole = after is None and size > 0 and len(rows) <= size
 
     async def count() -> int:
         if whole:
             return len(rows)
-        counting = select(func.count()).select_from(statement.order_by(None).subquery())
         async with db.read() as session:
-            return int((await session.execute(counting)).scalar_one())
+            return int((await session.execute(_count_statement(statement), dict(values or {}))).scalar_one())
 
     visible = rows[:size]
     return Page(

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Select, false, func, or_, select
+from sqlalchemy import Select, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.contacts import Contact
@@ -19,8 +20,9 @@ from resolvers.core.domain_names import normalise_hostname, search_form
 from resolvers.core.errors import Problem, Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import require_principal, visible_memberships
+from resolvers.core.permissions import STATEMENTS_KEPT, require_principal, visible_memberships
 from resolvers.core.policies import DOMAIN
+from resolvers.core.principal import Principal
 from resolvers.core.reach import within_scope
 from resolvers.core.validation import Checker
 
@@ -39,20 +41,40 @@ class DomainFilterLike(Protocol):
     def search(self) -> str | None: ...
 
 
-def _filtered(statement: Select[Any], filter: DomainFilterLike | None) -> Select[Any]:
-    if filter is None:
-        return statement
-    account_keys = filter.account_keys
-    if account_keys is not None:
-        statement = statement.where(Domain.account_id.in_(account_keys))
-    if filter.status is not None:
-        statement = statement.where(Domain.status.in_(filter.status))
-    if filter.expires_before is not None:
-        statement = statement.where(Domain.expires_at <= filter.expires_before)
-    if filter.search is not None and filter.search.strip():
-        statement = statement.where(
-            func.lower(Domain.name).contains(search_form(filter.search), autoescape=True)
+def _filter_values(filter: DomainFilterLike | None, account_id: uuid.UUID | None) -> dict[str, Any]:
+    """The filters given, by the names `_domains` binds them as."""
+    values: dict[str, Any] = {"account_id": account_id}
+    if filter is not None:
+        search = filter.search.strip() if filter.search is not None else ""
+        values.update(
+            account_ids=filter.account_keys,
+            statuses=filter.status,
+            expires_before=filter.expires_before,
+            search=search_form(search) if search else None,
         )
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _domains(principal: Principal, given: frozenset[str], search: str | None) -> Select[Any]:
+    """The viewer's domains, narrowed by the filters `given` (bound by those names when it runs)
+    and by `search`, which is written into the statement (escaped for LIKE)."""
+    memberships = visible_memberships(principal, DOMAIN.view)
+    statement: Select[Any] = (
+        select(Domain)
+        .join(memberships, memberships.c.account_id == Domain.account_id)
+        .where(within_scope(principal, "domain", memberships, subject_id=Domain.id))
+    )
+    if "account_id" in given:
+        statement = statement.where(Domain.account_id == bindparam("account_id"))
+    if "account_ids" in given:
+        statement = statement.where(Domain.account_id.in_(bindparam("account_ids", expanding=True)))
+    if "statuses" in given:
+        statement = statement.where(Domain.status.in_(bindparam("statuses", expanding=True)))
+    if "expires_before" in given:
+        statement = statement.where(Domain.expires_at <= bindparam("expires_before"))
+    if search is not None:
+        statement = statement.where(func.lower(Domain.name).contains(search, autoescape=True))
     return statement
 
 
@@ -71,21 +93,21 @@ async def list_domains(
     added or renewed (ordering by `expires_at` would move a domain across pages at each renewal).
     """
     principal = require_principal(context)
-    memberships = visible_memberships(principal, DOMAIN.view)
-    statement: Select[Any] = (
-        select(Domain)
-        .join(memberships, memberships.c.account_id == Domain.account_id)
-        .where(within_scope(principal, "domain", memberships, subject_id=Domain.id))
-    )
-    if account_id is not None:
-        statement = statement.where(Domain.account_id == account_id)
+    given = _filter_values(filter, account_id)
+    search = given.pop("search", None)
+    if search is not None:
+        # A search is the caller's text: a statement of its own, not one kept for the viewer.
+        statement = _domains.__wrapped__(principal, frozenset(given), search)
+    else:
+        statement = _domains(principal, frozenset(given), None)
     page = await paginate(
         context.db,
-        _filtered(statement, filter),
+        statement,
         keys=[Domain.id],
         key_of=lambda row: (row[0].id,),
         first=first,
         after=after,
+        values=given,
     )
     for _, row in page.edges:
         context.loaders.domain.prime(row[0].id, row[0])

@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from models.base import utcnow
 from models.catalogue import Product, ProductType
@@ -21,8 +22,9 @@ from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
 from resolvers.core.pagination import Page, paginate
-from resolvers.core.permissions import require_principal, visible_memberships
+from resolvers.core.permissions import STATEMENTS_KEPT, require_principal, visible_memberships
 from resolvers.core.policies import SERVICE
+from resolvers.core.principal import Principal
 from resolvers.core.reach import within_scope
 from resolvers.core.validation import Checker
 
@@ -76,35 +78,49 @@ async def _page(
     after: str | None,
 ) -> Page[Service]:
     principal = require_principal(context)
-    memberships = visible_memberships(principal, SERVICE.view)
-    statement: Any = (
-        select(Service)
-        .join(memberships, memberships.c.account_id == Service.account_id)
-        .where(within_scope(principal, "service", memberships, subject_id=Service.id))
-    )
-    if account_id is not None:
-        statement = statement.where(Service.account_id == account_id)
-    if query.account_ids is not None:
-        statement = statement.where(Service.account_id.in_(query.account_ids))
-    if query.statuses is not None:
-        statement = statement.where(Service.status.in_(query.statuses))
-    if query.product_type is not None:
-        statement = statement.join(Product, Product.id == Service.product_id).where(
-            Product.type == query.product_type
-        )
+    values = {
+        "account_id": account_id,
+        "account_ids": query.account_ids,
+        "statuses": query.statuses,
+        "product_type": query.product_type,
+    }
+    given = {name: value for name, value in values.items() if value is not None}
     # uuid7 keys sort by creation: a page boundary stays put while services are added.
     page = await paginate(
         context.db,
-        statement,
+        _services(principal, frozenset(given)),
         keys=[Service.id],
         key_of=lambda row: (row[0].id,),
         first=first,
         after=after,
+        values=given,
     )
     services = page.map(lambda row: row[0])
     for _, service in services.edges:
         context.loaders.service.prime(service.id, service)
     return services
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _services(principal: Principal, given: frozenset[str]) -> Select[Any]:
+    """The viewer's services, narrowed by the filters `given` (bound by those names when it runs)."""
+    memberships = visible_memberships(principal, SERVICE.view)
+    statement: Select[Any] = (
+        select(Service)
+        .join(memberships, memberships.c.account_id == Service.account_id)
+        .where(within_scope(principal, "service", memberships, subject_id=Service.id))
+    )
+    if "account_id" in given:
+        statement = statement.where(Service.account_id == bindparam("account_id"))
+    if "account_ids" in given:
+        statement = statement.where(Service.account_id.in_(bindparam("account_ids", expanding=True)))
+    if "statuses" in given:
+        statement = statement.where(Service.status.in_(bindparam("statuses", expanding=True)))
+    if "product_type" in given:
+        statement = statement.join(Product, Product.id == Service.product_id).where(
+            Product.type == bindparam("product_type")
+        )
+    return statement
 
 
 def _reason(check: Checker, value: str) -> str:
