@@ -243,6 +243,8 @@ class GraphQLEndpoint:
             )
         except (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError) as refused:
             raise bad_request(str(refused) or "The request has no operation to run.") from None
+        finally:
+            context.close()
         errors = result.errors or []
         for error in errors:
             # Parse errors never reach schema extensions, so every error without a code gets it here.

@@ -49,6 +49,12 @@ class Loaders:
     def __init__(self, context: Context) -> None:
         self._context = context
 
+    def clear(self) -> None:
+        """Drops every loader made so far, and with them the rows, futures and values they hold;
+        a loader used afterwards is made afresh."""
+        for name in [name for name in vars(self) if name != "_context"]:
+            delattr(self, name)
+
     @cached_property
     def access(self) -> AccessByAccountIdLoader:
         return AccessByAccountIdLoader(self._context)

@@ -98,23 +98,28 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+def _classify(error: GraphQLError) -> bool:
+    """Whether MaskUnexpectedErrors masks `error`; an unexpected one is logged here."""
+    if unavailability(error) is not None:
+        return True  # not a bug: answered as SERVICE_UNAVAILABLE, logged once per outage
+    if _is_unexpected(error):
+        logger.error(
+            "unexpected error in %s",
+            ".".join(str(p) for p in error.path or []),
+            exc_info=error.original_error,
+        )
+        return True
+    return False
+
+
 class MaskUnexpectedErrors(MaskErrors):
     """Bugs become INTERNAL_SERVER_ERROR with the request ID; expected errors stay readable."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=self._classify, error_message=INTERNAL_ERROR_MESSAGE)
-
-    def _classify(self, error: GraphQLError) -> bool:
-        if unavailability(error) is not None:
-            return True  # not a bug: answered as SERVICE_UNAVAILABLE, logged once per outage
-        if _is_unexpected(error):
-            logger.error(
-                "unexpected error in %s",
-                ".".join(str(p) for p in error.path or []),
-                exc_info=error.original_error,
-            )
-            return True
-        return False
+        # A function, not a bound method: the extension holding its own method would be a cycle
+        # keeping the request's whole execution (context, loaders, rows, the answer) alive until
+        # the collector's next full pass.
+        super().__init__(should_mask_error=_classify, error_message=INTERNAL_ERROR_MESSAGE)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         unavailable = unavailability(error)

@@ -8,9 +8,14 @@ on both. The figure is a median over many rounds; a regression that adds work pe
 
 from __future__ import annotations
 
-import httpx
-
-from benchmarks.read_paths import collector_as_served, floor_schema, measure, operations, populate
+from benchmarks.read_paths import (
+    ASGIClient,
+    collector_as_served,
+    floor_schema,
+    measure,
+    operations,
+    populate,
+)
 from clientarea.app import create_app
 from models.database import Database
 from resolvers.core.settings import Settings
@@ -34,13 +39,9 @@ async def test_reads_stay_near_the_graphql_floor(db: Database, settings: Setting
     world = await populate(db, settings, ACCOUNTS, 2)
     bodies = operations(world)
     schema = floor_schema()
-    app = create_app(settings, db)
-    transport = httpx.ASGITransport(app=app)
+    client = ASGIClient(create_app(settings, db), base_url="https://testserver")
     ratios: dict[str, float] = {}
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="https://testserver") as client,
-        collector_as_served(),
-    ):
+    async with collector_as_served():
         client.cookies.set(settings.cookie_name, world.cookie)
         # When each operation runs many rounds, alternating with its floor
         for name, body in bodies.items():

@@ -49,6 +49,14 @@ class Context:
             return True, None
         return self.loaders.access.known(account_id)
 
+    def close(self) -> None:
+        """Lets go of what the request read, once its answer is built. graphql-core's executor
+        holds the context in a reference cycle (it refers to its own methods), so without this
+        every row, loader future and node of the request would stay until the collector's next
+        pass over older objects; under load that pass then walks hundreds of thousands of them
+        at once (a pause of a third of a second in the middle of sixteen requests)."""
+        self.loaders.clear()
+
     def become(self, principal: Principal | None) -> None:
         """Switch the request's viewer after sign-in or sign-out; nothing cached for the old one stays."""
         self.principal = principal
