@@ -53,9 +53,8 @@ from clientarea.persisted import register, resolve_document
 from models.availability import DatabaseUnavailable
 from models.database import Database
 from resolvers.core.context import Context
-from resolvers.core.credentials import InvalidToken, authenticate
+from resolvers.core.credentials import InvalidToken, SignedIn, authenticate
 from resolvers.core.logs import current_request_id
-from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
 from resolvers.loaders import Loaders
 from schema.core.availability import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
@@ -170,7 +169,8 @@ class GraphQLEndpoint:
                 status=405,
                 headers={"Allow": "GET, POST"},
             )
-        principal = await self._authenticate(request)
+        signed_in = await self._authenticate(request)
+        principal = signed_in.principal if signed_in is not None else None
         request.scope.setdefault("state", {})["principal"] = principal
         trusted_only = (
             self.settings.trusted_documents_only
@@ -193,7 +193,7 @@ class GraphQLEndpoint:
                 status=405,
                 headers={"Allow": "POST"},
             )
-        response, outcome = await self._execute(request, principal, params, document.query, media_type)
+        response, outcome = await self._execute(request, signed_in, params, document.query, media_type)
         if outcome != "request error" and document.register is not None:
             try:
                 await register(
@@ -216,7 +216,7 @@ class GraphQLEndpoint:
     async def _execute(
         self,
         request: Request,
-        principal: Principal | None,
+        signed_in: SignedIn | None,
         params: GraphQLParams,
         query: str,
         media_type: str,
@@ -229,9 +229,11 @@ class GraphQLEndpoint:
             request=request,
             response=cookies,
             request_id=current_request_id() or uuid.uuid4().hex,
-            principal=principal,
+            principal=signed_in.principal if signed_in is not None else None,
             make_loaders=Loaders,
         )
+        if signed_in is not None:
+            context.loaders.user.prime(signed_in.user.id, signed_in.user)
         try:
             result = await self.schema.execute(
                 query,
@@ -271,7 +273,7 @@ class GraphQLEndpoint:
         response.background = cookies.background
         return response, "request error" if request_error else "field errors" if errors else "ok"
 
-    async def _authenticate(self, request: Request) -> Principal | None:
+    async def _authenticate(self, request: Request) -> SignedIn | None:
         cookie = request.cookies.get(self.settings.cookie_name)
         try:
             return await authenticate(

@@ -253,3 +253,25 @@ async def test_a_token_restricted_to_some_accounts_cannot_create_accounts(
     )
 
     assert response.user_error_codes("createClientAccount") == ["FORBIDDEN"]
+
+
+VIEWER_USER = "{ viewer { user { id email name } } }"
+
+
+async def test_the_viewers_user_comes_with_the_credentials_lookup(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    """The statement that finds the session or token reads the viewer's user row too: showing
+    who is signed in costs no statement of its own, by cookie or by token."""
+    await _agency(api, db, settings)
+    secret = (await _mint(api))["token"]
+    partner = api.new().with_token(secret)
+    await partner(VIEWER_USER)  # records the token's first use
+
+    by_cookie, cookie_statements = await api.count(VIEWER_USER)
+    by_token, token_statements = await partner.count(VIEWER_USER)
+
+    assert by_cookie.data == by_token.data
+    assert by_cookie.data["viewer"]["user"]["email"] == "agency@example.com"
+    # The session lookup; the token lookup.
+    assert (cookie_statements, token_statements) == (1, 1), db.counter.statements

@@ -128,9 +128,9 @@ async def world(api: Api, db: Database, settings: Settings) -> World:
     foreign = await _objects(db, stranger, await create_user(db))
     cookie = await session_for(db, settings, viewer)
     api.set_session(cookie)
-    principal = await authenticate(db, settings, cookie=cookie, authorization=None)
-    assert principal is not None
-    return World(api, principal, db, settings, foreign, own)
+    signed_in = await authenticate(db, settings, cookie=cookie, authorization=None)
+    assert signed_in is not None
+    return World(api, signed_in.principal, db, settings, foreign, own)
 
 
 def _missing(global_id: str) -> str:

@@ -51,8 +51,9 @@ async def test_account_switcher_costs_the_same_for_1_10_and_100_accounts(
     assert connection["totalCount"] == accounts
     assert len(connection["edges"]) == accounts
     assert all(e["node"]["owner"]["name"] for e in connection["edges"])
-    # session lookup, viewer's user, page of accounts with memberships (all of them: their count), owners
-    assert statements == 4, db.counter.statements
+    # session lookup (with the viewer's user), page of accounts with memberships (all of them:
+    # their count), owners
+    assert statements == 3, db.counter.statements
 
 
 COUNTED = """

@@ -8,6 +8,7 @@ import secrets
 import string
 import uuid
 import zlib
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
@@ -134,10 +135,19 @@ def start_session(db_session: AsyncSession, settings: Settings, user_id: uuid.UU
 # --- requests -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    """Who a request comes from: their principal, and their user row, read by the same statement
+    (the dashboard shows the viewer on every page; their row then costs no statement of its own)."""
+
+    principal: Principal
+    user: User
+
+
 async def authenticate(
     db: Database, settings: Settings, *, cookie: str | None, authorization: str | None
-) -> Principal | None:
-    """The principal behind a request. A bad bearer token raises; a stale cookie is anonymous."""
+) -> SignedIn | None:
+    """Who is behind a request. A bad bearer token raises; a stale cookie is anonymous."""
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not is_well_formed_token(token.strip()):
@@ -150,7 +160,7 @@ async def authenticate(
 
 # Every request's first statement: built once, its values bound when it runs.
 _LIVE_SESSION = (
-    select(Session.id, Session.last_seen_at, User.id, User.email)
+    select(Session.id, Session.last_seen_at, User)
     .join(User, User.id == Session.user_id)
     .where(
         Session.token_hash == bindparam("token_hash"),
@@ -161,7 +171,7 @@ _LIVE_SESSION = (
 )
 
 
-async def _authenticate_session(db: Database, settings: Settings, secret: str) -> Principal | None:
+async def _authenticate_session(db: Database, settings: Settings, secret: str) -> SignedIn | None:
     now = utcnow()
     idle_since = now - timedelta(minutes=settings.session_idle_minutes)
     values = {"token_hash": digest(secret), "now": now, "idle_since": idle_since}
@@ -169,17 +179,18 @@ async def _authenticate_session(db: Database, settings: Settings, secret: str) -
         row = (await session.execute(_LIVE_SESSION, values)).first()
     if row is None:
         return None
-    session_id, last_seen_at, user_id, email = row
+    session_id, last_seen_at, user = row
     if now - last_seen_at > TOUCH_INTERVAL:
         async with db.begin() as session:
             await session.execute(update(Session).where(Session.id == session_id).values(last_seen_at=now))
-    return Principal(user_id=user_id, email=email, credential="session", credential_id=session_id)
+    principal = Principal(user_id=user.id, email=user.email, credential="session", credential_id=session_id)
+    return SignedIn(principal, user)
 
 
-async def _authenticate_token(db: Database, token: str) -> Principal:
+async def _authenticate_token(db: Database, token: str) -> SignedIn:
     now = utcnow()
     statement = (
-        select(ApiToken, User.email)
+        select(ApiToken, User)
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
     )
@@ -187,7 +198,7 @@ async def _authenticate_token(db: Database, token: str) -> Principal:
         row = (await session.execute(statement)).first()
         if row is None:
             raise InvalidToken
-        api_token, email = row
+        api_token, user = row
         if api_token.expires_at is not None and api_token.expires_at <= now:
             raise InvalidToken
         account_ids: frozenset[uuid.UUID] | None = None
@@ -202,12 +213,13 @@ async def _authenticate_token(db: Database, token: str) -> Principal:
             await session.execute(
                 update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
             )
-    return Principal(
+    principal = Principal(
         user_id=api_token.user_id,
-        email=email,
+        email=user.email,
         credential="token",
         credential_id=api_token.id,
         token_account_ids=account_ids,
         token_permissions=None if api_token.permissions is None else from_mask(api_token.permissions),
         token_scoped=api_token.scoped,
     )
+    return SignedIn(principal, user)
