@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import orjson
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -90,6 +92,32 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# A server drops pooled connections when it restarts or fails over, so a connection is pinged when
+# it is checked out, but only one that lay idle in the pool for longer than this: under load a
+# connection comes back and goes out again within milliseconds, and a ping per checkout (BEGIN,
+# an empty statement, ROLLBACK: three round trips) cost more than a read. A connection dropped
+# while in use fails its statement either way.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _stamp_returned(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info["returned_at"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any) -> Callable[..., None]:
+    def ping(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("the pooled connection did not answer its ping") from error
+
+    return ping
+
+
 # How long opening a PostgreSQL connection may take (asyncpg waits a minute by default).
 CONNECT_TIMEOUT_SECONDS = 5.0
 
@@ -98,11 +126,11 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        # A server can drop pooled connections (restart, failover): ping each on checkout. A SQLite
-        # file cannot, and there the ping costs one more trip through aiosqlite's thread per batch.
+        # A server can drop pooled connections (restart, failover): a connection idle in the pool
+        # for a while is pinged on checkout (`_ping_if_idle`). A SQLite file cannot.
         # orjson reads JSON columns (specifications, nameservers) several times faster than json;
         # they are still written by json.dumps, so what is stored does not change.
-        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite, "json_deserializer": orjson.loads}
+        options: dict[str, Any] = {"json_deserializer": orjson.loads}
         if self.is_sqlite and parsed.get_driver_name() == "aiosqlite":
             # A statement in one trip through aiosqlite's thread, not four (models/sqlite_driver.py).
             options["module"] = one_trip_dbapi()
@@ -130,6 +158,11 @@ class Database:
         self.counter = StatementCounter()
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._count)
         self.breaker = Breaker()
+        if not self.is_sqlite:
+            pool = self.engine.sync_engine.pool
+            event.listen(pool, "connect", _stamp_returned)
+            event.listen(pool, "checkin", _stamp_returned)
+            event.listen(pool, "checkout", _ping_if_idle(self.engine.sync_engine.dialect))
         event.listen(self.engine.sync_engine.pool, "checkout", self._reachable)
         self.sessionmaker = async_sessionmaker(reader, expire_on_commit=False)
         self.writer = async_sessionmaker(writer, expire_on_commit=False)
