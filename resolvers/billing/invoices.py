@@ -117,7 +117,6 @@ async def invoices(
         after=after,
         descending=True,
         values=given,
-        rows_of=Invoice,
     )
     return Page(
         [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count

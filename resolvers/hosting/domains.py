@@ -108,7 +108,6 @@ async def list_domains(
         first=first,
         after=after,
         values=given,
-        rows_of=Domain,
     )
     for _, row in page.edges:
         context.loaders.domain.prime(row[0].id, row[0])

@@ -94,7 +94,6 @@ async def _page(
         first=first,
         after=after,
         values=given,
-        rows_of=Service,
     )
     services = page.map(lambda row: row[0])
     for _, service in services.edges:
