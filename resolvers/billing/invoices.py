@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, select
 
 from models.billing import Invoice, InvoiceLine, InvoiceStatus, InvoiceTax, Order, OrderItem
 from resolvers.core.loaders import GroupLoader, ScopedLoader
-from resolvers.core.pagination import Page, paginate
+from resolvers.core.pagination import Page, bound_filters, paginate
 from resolvers.core.permissions import STATEMENTS_KEPT, require_principal, visible_memberships
 from resolvers.core.policies import INVOICE
 from resolvers.core.principal import Principal
@@ -131,10 +131,4 @@ def _invoices(viewer: Principal | None, given: frozenset[str]) -> Select[Any]:
     if viewer is not None:
         visible = visible_memberships(viewer, INVOICE.view)
         statement = statement.join(visible, visible.c.account_id == Invoice.account_id)
-    if "account_id" in given:
-        statement = statement.where(Invoice.account_id == bindparam("account_id"))
-    if "account_ids" in given:
-        statement = statement.where(Invoice.account_id.in_(bindparam("account_ids", expanding=True)))
-    if "statuses" in given:
-        statement = statement.where(Invoice.status.in_(bindparam("statuses", expanding=True)))
-    return statement
+    return bound_filters(statement, Invoice, given)

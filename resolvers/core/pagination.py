@@ -148,6 +148,18 @@ def _count_statement(statement: Select[Any]) -> Select[Any]:
     return select(func.count()).select_from(statement.order_by(None).subquery())
 
 
+def bound_filters(statement: Select[Any], model: Any, given: frozenset[str]) -> Select[Any]:
+    """`statement` narrowed by the list filters named in `given`, their values bound by those
+    names when it runs: `account_id` (one account), `account_ids` and `statuses` (any of them)."""
+    if "account_id" in given:
+        statement = statement.where(model.account_id == bindparam("account_id"))
+    if "account_ids" in given:
+        statement = statement.where(model.account_id.in_(bindparam("account_ids", expanding=True)))
+    if "statuses" in given:
+        statement = statement.where(model.status.in_(bindparam("statuses", expanding=True)))
+    return statement
+
+
 async def paginate(
     db: Database,
     statement: Select[Any],

@@ -19,7 +19,7 @@ from resolvers.core.context import Context
 from resolvers.core.domain_names import normalise_hostname, search_form
 from resolvers.core.errors import Problem, Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
-from resolvers.core.pagination import Page, paginate
+from resolvers.core.pagination import Page, bound_filters, paginate
 from resolvers.core.permissions import STATEMENTS_KEPT, require_principal, visible_memberships
 from resolvers.core.policies import DOMAIN
 from resolvers.core.principal import Principal
@@ -65,12 +65,7 @@ def _domains(principal: Principal, given: frozenset[str], search: str | None) ->
         .join(memberships, memberships.c.account_id == Domain.account_id)
         .where(within_scope(principal, "domain", memberships, subject_id=Domain.id))
     )
-    if "account_id" in given:
-        statement = statement.where(Domain.account_id == bindparam("account_id"))
-    if "account_ids" in given:
-        statement = statement.where(Domain.account_id.in_(bindparam("account_ids", expanding=True)))
-    if "statuses" in given:
-        statement = statement.where(Domain.status.in_(bindparam("statuses", expanding=True)))
+    statement = bound_filters(statement, Domain, given)
     if "expires_before" in given:
         statement = statement.where(Domain.expires_at <= bindparam("expires_before"))
     if search is not None:

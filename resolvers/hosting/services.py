@@ -21,7 +21,7 @@ from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
-from resolvers.core.pagination import Page, paginate
+from resolvers.core.pagination import Page, bound_filters, paginate
 from resolvers.core.permissions import STATEMENTS_KEPT, require_principal, visible_memberships
 from resolvers.core.policies import SERVICE
 from resolvers.core.principal import Principal
@@ -110,12 +110,7 @@ def _services(principal: Principal, given: frozenset[str]) -> Select[Any]:
         .join(memberships, memberships.c.account_id == Service.account_id)
         .where(within_scope(principal, "service", memberships, subject_id=Service.id))
     )
-    if "account_id" in given:
-        statement = statement.where(Service.account_id == bindparam("account_id"))
-    if "account_ids" in given:
-        statement = statement.where(Service.account_id.in_(bindparam("account_ids", expanding=True)))
-    if "statuses" in given:
-        statement = statement.where(Service.status.in_(bindparam("statuses", expanding=True)))
+    statement = bound_filters(statement, Service, given)
     if "product_type" in given:
         statement = statement.join(Product, Product.id == Service.product_id).where(
             Product.type == bindparam("product_type")
