@@ -63,6 +63,7 @@ async def test_a_read_leaves_no_rows_for_the_collector(
     held = [
         type(item).__name__
         for item in garbage_kept
-        if isinstance(item, Base | DataLoader | asyncio.Future | Node)
+        # A loader's futures; a task the driver or pool left in a cycle of its own is not ours.
+        if isinstance(item, Base | DataLoader | Node) or type(item) is asyncio.Future
     ]
     assert held == []
