@@ -4,14 +4,10 @@ Strawberry wraps each field for the general case: a field without a resolver cal
 `get_result`, which reads the `base_resolver` property and then the default resolver; a field
 with a resolver goes through the extension chain (empty or not), argument conversion, a partial
 per call and the resolver's `__call__`. A page of a hundred services completes about two thousand
-fields, each through such a wrapper. Here a field that only reads an attribute does one `getattr`,
-and a resolver without arguments or extensions is called straight, with what it asks for (the
-object, `info`) passed as Strawberry passes it.
-
-`PlainFieldsExecutor` then completes an attribute read of a scalar or enum without graphql-core's
-general machinery (resolve info, awaitable checks, the completion dispatch), which every such field
-of every node otherwise passes through; what it answers, errors and nulls included, is what that
-machinery answers.
+fields, each through such a wrapper. Here a field that only reads an attribute does one `getattr`
+(an `AttributeRead`, which `schema/executor.py` completes without graphql-core's general
+machinery), and a resolver without arguments or extensions is called straight, with what it asks
+for (the object, `info`) passed as Strawberry passes it.
 """
 
 from __future__ import annotations
@@ -30,9 +26,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
 )
-from graphql.pyutils import Undefined
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
@@ -63,73 +57,6 @@ class AttributeRead:
         return getattr(source, self.name)
 
 
-class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor with a shortcut for a scalar or enum field that reads an attribute
-    and takes no arguments (most fields of every node); any other field, or any field while
-    field middleware is installed (tracing), goes the general way."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Strawberry always passes a middleware manager; only one with middleware wraps fields.
-        manager = self.middleware_manager
-        self.shortcut = manager is None or not manager.middlewares
-
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: Any,
-        path: Any,
-        position_context: Any,
-    ) -> Any:
-        node = field_details_list[0].node
-        field = self.schema.get_field(parent_type, node.name.value)
-        read = field.resolve if field is not None else None
-        if (
-            field is None
-            or type(read) is not AttributeRead
-            or (read.leaf is None and read.items is None)
-            or node.arguments
-            or not self.shortcut
-        ):
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        if read.items is not None:
-            items = self._leaf_items(read, source)
-            if items is None:
-                return super().execute_field(parent_type, source, field_details_list, path, position_context)
-            return items
-        try:
-            value = getattr(source, read.name)
-            if value is None or value is Undefined:
-                if read.non_null:
-                    raise TypeError(
-                        f"Cannot return null for non-nullable field {parent_type.name}.{node.name.value}."
-                    )
-                return None
-            if isinstance(value, Exception) or self.is_awaitable(value):
-                return super().execute_field(parent_type, source, field_details_list, path, position_context)
-            return self.complete_leaf_value(read.leaf, value)  # type: ignore[arg-type]
-        except Exception as raw_error:
-            self.handle_field_error(raw_error, field.type, field_details_list, path)
-            return None
-
-    @staticmethod
-    def _leaf_items(read: AttributeRead, source: Any) -> list[Any] | None:
-        """A list of scalars or enums, each coerced; None for anything else the general way
-        must answer (null, an item that is null or does not coerce), with its error."""
-        items = read.items
-        try:
-            value = getattr(source, read.name)
-            if type(value) is not list and type(value) is not tuple:
-                return None
-            completed = [items.coerce_output_value(item) for item in value]  # type: ignore[union-attr]
-        except Exception:
-            return None
-        if None in completed or Undefined in completed:
-            return None
-        return completed
-
-
 def _direct(field: StrawberryField, config: StrawberryConfig) -> Callable[..., Any] | None:
     """The field's resolver called straight, or None when only Strawberry's wrapper will do."""
     resolver = field.base_resolver
@@ -154,6 +81,11 @@ def _direct(field: StrawberryField, config: StrawberryConfig) -> Callable[..., A
         return call(source, **kwargs) if takes_self else call(**kwargs)
 
     return resolve
+
+
+def is_direct(resolve: Any) -> bool:
+    """Whether `resolve` is a resolver `_direct` made."""
+    return getattr(resolve, "__qualname__", "").startswith("_direct.<locals>.")
 
 
 def _strawberry_wrapped(field: GraphQLField) -> bool:

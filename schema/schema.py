@@ -47,13 +47,14 @@ from schema.core.limits import (
 from schema.core.scalars import SCALARS
 from schema.email_verification import EmailVerificationMutations
 from schema.enum_output import speed_up_enum_output
+from schema.executor import PlainFieldsExecutor
 from schema.hosting.domains import Domain, DomainMutations
 from schema.hosting.services import Service, ServiceMutations
 from schema.identity import IdentityMutations, IdentityQueries
 from schema.invitations import Invitation, InvitationMutations, InvitationQueries
 from schema.nodes import NodeQueries
 from schema.password_resets import PasswordResetMutations
-from schema.plain_fields import PlainFieldsExecutor, plain_attribute_fields
+from schema.plain_fields import plain_attribute_fields
 from schema.scopes import ScopeMutations
 from schema.sso import SsoMutations
 from schema.tickets import Ticket, TicketMutations

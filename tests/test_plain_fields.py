@@ -15,7 +15,8 @@ from graphql import GraphQLObjectType
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from schema.plain_fields import AttributeRead, PlainFieldsExecutor, plain_attribute_fields
+from schema.executor import PlainFieldsExecutor
+from schema.plain_fields import AttributeRead, plain_attribute_fields
 from schema.schema import schema
 
 
@@ -194,16 +195,24 @@ def _shade(**changes: object) -> SimpleNamespace:
 )
 async def test_the_executor_shortcut_answers_as_graphql_core_does(make: Callable[[], object]) -> None:
     """Data, errors, their messages and paths: the same with and without the shortcut."""
-    shortcut = strawberry.Schema(query=ShadeQuery, execution_context_class=PlainFieldsExecutor)
-    plain_attribute_fields(shortcut._schema, shortcut.config)
-    general = strawberry.Schema(query=ShadeQuery)
-    plain_attribute_fields(general._schema, general.config)
-    answers = []
-    for built in (shortcut, general):
-        result = await built.execute(SHADES, context_value={"shades": [make(), _shade()]})
+    ours, graphql_cores = await _both_ways(ShadeQuery, [], SHADES, lambda: {"shades": [make(), _shade()]})
+    assert ours == graphql_cores
+
+
+async def _both_ways(
+    query: type, types: list[type], document: str, context: Callable[[], dict[str, object]]
+) -> list[tuple[object, list[tuple[str, tuple[str | int, ...]]]]]:
+    """Data and sorted (message, path) errors of `document`, first with our executor, then with
+    graphql-core's; both schemas with the direct resolvers, each run on a fresh `context()`."""
+    ours = strawberry.Schema(query=query, types=types, execution_context_class=PlainFieldsExecutor)
+    graphql_cores = strawberry.Schema(query=query, types=types)
+    answers: list[tuple[object, list[tuple[str, tuple[str | int, ...]]]]] = []
+    for built in (ours, graphql_cores):
+        plain_attribute_fields(built._schema, built.config)
+        result = await built.execute(document, context_value=context())
         errors = sorted((e.message, tuple(e.path or ())) for e in result.errors or [])
         answers.append((result.data, errors))
-    assert answers[0] == answers[1]
+    return answers
 
 
 def test_the_schema_executes_with_the_shortcut() -> None:
@@ -214,3 +223,151 @@ def test_the_schema_executes_with_the_shortcut() -> None:
     permissions = _resolve("ClientAccountEdge", "permissions")
     assert isinstance(permissions, AttributeRead)
     assert permissions.items is not None
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Part(Named):
+    name: str
+    fails: strawberry.Private[bool] = False
+
+    @strawberry.field
+    async def later(self) -> str:
+        await asyncio.sleep(0)
+        if self.fails:
+            raise RuntimeError("later failed")
+        return self.name.upper()
+
+
+@strawberry.type
+class Box:
+    part: Part
+    maybe_part: Part | None
+    parts: list[Part]
+    maybe_parts: list[Part | None] | None
+    loose_parts: list[Part | None]
+    made_from: strawberry.Private[object]
+
+    @strawberry.field
+    def made(self, info: Info) -> Part:
+        made = self.made_from
+        if isinstance(made, Exception):
+            raise made
+        return made() if callable(made) else made  # type: ignore[return-value]
+
+
+@strawberry.type
+class BoxQuery:
+    @strawberry.field
+    def boxes(self, info: Info) -> list[Box | None]:
+        return list(info.context["boxes"])
+
+
+BOXES = """{ boxes {
+  part { name later } maybePart { name } parts { name later } maybeParts { name } looseParts { name }
+  made { name later }
+} }"""
+
+
+async def _part_later() -> Part:
+    await asyncio.sleep(0)
+    return Part(name="awaited")
+
+
+def _box(**changes: object) -> SimpleNamespace:
+    values: dict[str, object] = {
+        "part": Part(name="a"),
+        "maybe_part": None,
+        "parts": [Part(name="b"), Part(name="c")],
+        "maybe_parts": None,
+        "loose_parts": [],
+        "made_from": Part(name="d"),
+    }
+    return SimpleNamespace(**{**values, **changes})
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _box(),
+        lambda: _box(maybe_part=Part(name="e"), parts=(Part(name="f"),), maybe_parts=[None, Part(name="g")]),
+        lambda: _box(part=None),
+        lambda: _box(part=SimpleNamespace(name="not a part")),
+        lambda: _box(part=Part(name=None)),  # type: ignore[arg-type]
+        lambda: _box(part=Part(name="h", fails=True)),
+        lambda: _box(maybe_part=Part(name=None)),  # type: ignore[arg-type]
+        lambda: _box(parts=[Part(name="i"), None]),
+        lambda: _box(parts=[Part(name="j"), SimpleNamespace(name="k")]),
+        lambda: _box(parts=[Part(name="l", fails=True), Part(name="m", fails=True)]),
+        lambda: _box(parts=[Part(name=None), Part(name="n")]),  # type: ignore[arg-type]
+        lambda: _box(parts=iter([Part(name="o")])),
+        lambda: _box(parts="pq"),
+        lambda: _box(parts=None),
+        lambda: _box(parts=[]),
+        lambda: _box(maybe_parts=[Part(name=None), Part(name="r")]),  # type: ignore[arg-type]
+        lambda: _box(loose_parts=[Part(name=None), Part(name="t")]),  # type: ignore[arg-type]
+        lambda: _box(made_from=None),
+        lambda: _box(made_from=_part_later),
+        lambda: _box(made_from=RuntimeError("made failed")),
+        lambda: _box(made_from=SimpleNamespace(name="not a part")),
+        lambda: _box(made_from=Part(name="s", fails=True)),
+        lambda: Raising(),
+    ],
+    ids=[
+        "plain",
+        "tuple-and-nullable-items",
+        "null-object",
+        "object-of-another-type",
+        "null-leaf-bubbles",
+        "awaited-error",
+        "null-leaf-in-nullable-object",
+        "null-item",
+        "item-of-another-type",
+        "awaited-errors-in-items",
+        "null-leaf-in-item",
+        "iterator",
+        "string-as-list",
+        "null-list",
+        "empty-list",
+        "null-leaf-in-nullable-item",
+        "null-leaf-in-nullable-item-of-a-non-null-list",
+        "resolver-null",
+        "resolver-awaitable",
+        "resolver-raises",
+        "resolver-another-type",
+        "resolver-awaited-error",
+        "raising",
+    ],
+)
+async def test_planned_objects_answer_as_graphql_core_does(make: Callable[[], object]) -> None:
+    """Objects and lists of objects held in attributes, and objects a direct resolver returns:
+    data, errors, messages and paths the same with and without the plan."""
+    ours, graphql_cores = await _both_ways(BoxQuery, [Part], BOXES, lambda: {"boxes": [make(), _box()]})
+    assert ours == graphql_cores
+
+
+async def test_planned_objects_need_no_resolve_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a field with a resolver gets resolve info: the nodes of a list held in an attribute,
+    and their leaves, complete from the plan."""
+    planned = strawberry.Schema(query=BoxQuery, types=[Part], execution_context_class=PlainFieldsExecutor)
+    plain_attribute_fields(planned._schema, planned.config)
+    built: list[str] = []
+    build = PlainFieldsExecutor.build_resolve_info
+
+    def counted(self: PlainFieldsExecutor, field: object, nodes: list[object], *args: object) -> object:
+        built.append(nodes[0].name.value)  # type: ignore[attr-defined]
+        return build(self, field, nodes, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PlainFieldsExecutor, "build_resolve_info", counted)
+    boxes = [_box(parts=[Part(name=str(n)) for n in range(5)]) for _ in range(3)]
+    result = await planned.execute(
+        "{ boxes { part { name } parts { name } made { name } } }", context_value={"boxes": boxes}
+    )
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    assert len(result.data["boxes"][2]["parts"]) == 5
+    assert built == ["boxes", "made", "made", "made"]
