@@ -127,18 +127,21 @@ def two_factor_enabled(user_id: uuid.UUID) -> Exists:
     return exists().where(TwoFactorCredential.user_id == user_id, TwoFactorCredential.enabled_at.is_not(None))
 
 
-# Built once (an alias copies every column of the table, a cost per request otherwise). It appears
-# only in the FROM of this EXISTS, whose condition nests no query, so sharing it cannot correlate.
+# The accounts that require two-factor sign-in: few, and read from their partial index once per
+# statement. Built once (an alias copies every column of the table, a cost per request otherwise);
+# correlated with nothing, so a statement that reads client_accounts itself cannot change it.
 _REQUIRING = aliased(ClientAccount)
+_REQUIRING_IDS = select(_REQUIRING.id).where(_REQUIRING.require_two_factor.is_(True)).correlate(None)
 
 
 def two_factor_satisfied(user_id: uuid.UUID) -> ColumnElement[bool]:
-    """SQL: the membership's account does not require two-factor sign-in, or the user has it on."""
-    requiring = _REQUIRING
-    return or_(
-        two_factor_enabled(user_id),
-        ~exists().where(requiring.id == Membership.account_id, requiring.require_two_factor.is_(True)),
-    )
+    """SQL: the membership's account does not require two-factor sign-in, or the user has it on.
+
+    A list of the few requiring accounts, not a lookup per membership: PostgreSQL hashes that list
+    either way (the condition sits in an OR, which it cannot turn into an anti-join), while SQLite
+    looked each of an agency's memberships up in the accounts table (0.9 ms of a 1.6 ms count
+    over 1,000 accounts) where the list costs one pass over the partial index."""
+    return or_(two_factor_enabled(user_id), Membership.account_id.not_in(_REQUIRING_IDS))
 
 
 # The statements below depend only on their (hashable, immutable) arguments, and building one takes
