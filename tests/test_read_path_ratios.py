@@ -2,8 +2,9 @@
 
 The floor is benchmarks/read_paths.py's: graphql-core executing the same document against our SDL
 from the finished response, measured in the same rounds, so load from elsewhere on the machine lands
-on both. The figure is a median over many rounds; a regression that adds work per node or per field
-(an await per gated field, a per-row query, a slower encoder) moves it well past the limit.
+on both. The figure is a median over many rounds, taken in a few batches, and the lowest batch
+counts: a burst of load elsewhere lifts one batch, while a regression that adds work per node or
+per field (an await per gated field, a per-row query, a slower encoder) lifts every batch.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from models.database import Database
 from resolvers.core.settings import Settings
 
 ACCOUNTS = 50
-ROUNDS = 40
+BATCHES = 3
+ROUNDS = 20
 # Our median time over the floor's, per operation. The aim is 1.6 in-process (1.25 over HTTP,
-# `scripts/bench`); these are what a loaded two-core machine holds on SQLite and PostgreSQL with
-# margin (1.6 to 2.1 on a quiet machine, up to about 3.3 in a full CI run on PostgreSQL; the app
-# is called as ASGI directly, without an HTTP client). Lower them as the read paths get closer.
+# `scripts/bench`), which DashboardAccounts and PartnerServices hold; the other two keep the margin
+# a loaded two-core machine needs over what they measure (the app called as ASGI directly, without
+# an HTTP client; on SQLite and PostgreSQL, alone and after four thousand other tests in the same
+# process: 0.92-1.01, 1.09-1.18, 1.25-1.38 and 1.65-2.03). Lower them as the read paths get closer.
 LIMITS = {
-    "DashboardAccounts": 3.2,
-    "PartnerServices": 3.2,
-    "ExpiringDomains": 4.0,
-    "AccountOverview": 4.5,
+    "DashboardAccounts": 1.6,
+    "PartnerServices": 1.6,
+    "ExpiringDomains": 2.0,
+    "AccountOverview": 2.8,
 }
 
 
@@ -43,10 +46,13 @@ async def test_reads_stay_near_the_graphql_floor(db: Database, settings: Setting
     ratios: dict[str, float] = {}
     async with collector_as_served():
         client.cookies.set(settings.cookie_name, world.cookie)
-        # When each operation runs many rounds, alternating with its floor
+        # When each operation runs many rounds in a few batches, alternating with its floor
         for name, body in bodies.items():
-            spent, floor_ms, _, _ = await measure(client, schema, body, ROUNDS, round_trip=False)
-            ratios[name] = spent / floor_ms
+            batches = []
+            for _ in range(BATCHES):
+                spent, floor_ms, _, _ = await measure(client, schema, body, ROUNDS, round_trip=False)
+                batches.append(spent / floor_ms)
+            ratios[name] = min(batches)
     # Then each stays within its limit
     over = {name: round(ratio, 2) for name, ratio in ratios.items() if ratio > LIMITS[name]}
     assert not over, f"over the limit {LIMITS}: {over} (all: {ratios})"
