@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_
+from sqlalchemy import ColumnElement, Select, and_, exists, not_, or_, select
 from sqlalchemy.orm import aliased
 
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
@@ -29,6 +29,9 @@ from models.scopes import (
     MembershipScopeDomain,
     MembershipScopeService,
 )
+from resolvers.core.pagination import bound_filters
+from resolvers.core.permissions import visible_memberships
+from resolvers.core.policies import Needs
 
 if TYPE_CHECKING:
     from resolvers.core.principal import Principal
@@ -136,3 +139,18 @@ def within_scope(
         ),
     )
     return and_(membership, *_token_covers(principal, kind, subject_id, memberships.c.account_id))
+
+
+def scoped_list(
+    principal: Principal, model: type[Service] | type[Domain], kind: Kind, need: Needs, given: frozenset[str]
+) -> Select[Any]:
+    """The viewer's services or domains: in every account where they hold `need`, within the scope
+    of that membership and of their token, narrowed by the list filters `given` (`bound_filters`,
+    bound by name when it runs). Callers cache it per viewer and filter shape."""
+    memberships = visible_memberships(principal, need)
+    statement: Select[Any] = (
+        select(model)
+        .join(memberships, memberships.c.account_id == model.account_id)
+        .where(within_scope(principal, kind, memberships, subject_id=model.id))
+    )
+    return bound_filters(statement, model, given)

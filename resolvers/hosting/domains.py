@@ -19,11 +19,11 @@ from resolvers.core.context import Context
 from resolvers.core.domain_names import normalise_hostname, search_form
 from resolvers.core.errors import Problem, Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
-from resolvers.core.pagination import Page, bound_filters, paginate
-from resolvers.core.permissions import STATEMENTS_KEPT, require_principal, visible_memberships
+from resolvers.core.pagination import Page, paginate
+from resolvers.core.permissions import STATEMENTS_KEPT, require_principal
 from resolvers.core.policies import DOMAIN
 from resolvers.core.principal import Principal
-from resolvers.core.reach import within_scope
+from resolvers.core.reach import scoped_list
 from resolvers.core.validation import Checker
 
 MIN_NAMESERVERS = 2
@@ -59,13 +59,7 @@ def _filter_values(filter: DomainFilterLike | None, account_id: uuid.UUID | None
 def _domains(principal: Principal, given: frozenset[str], search: str | None) -> Select[Any]:
     """The viewer's domains, narrowed by the filters `given` (bound by those names when it runs)
     and by `search`, which is written into the statement (escaped for LIKE)."""
-    memberships = visible_memberships(principal, DOMAIN.view)
-    statement: Select[Any] = (
-        select(Domain)
-        .join(memberships, memberships.c.account_id == Domain.account_id)
-        .where(within_scope(principal, "domain", memberships, subject_id=Domain.id))
-    )
-    statement = bound_filters(statement, Domain, given)
+    statement = scoped_list(principal, Domain, "domain", DOMAIN.view, given)
     if "expires_before" in given:
         statement = statement.where(Domain.expires_at <= bindparam("expires_before"))
     if search is not None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam
 
 from models.base import utcnow
 from models.catalogue import Product, ProductType
@@ -21,11 +21,11 @@ from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.errors import Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
-from resolvers.core.pagination import Page, bound_filters, paginate
-from resolvers.core.permissions import STATEMENTS_KEPT, require_principal, visible_memberships
+from resolvers.core.pagination import Page, paginate
+from resolvers.core.permissions import STATEMENTS_KEPT, require_principal
 from resolvers.core.policies import SERVICE
 from resolvers.core.principal import Principal
-from resolvers.core.reach import within_scope
+from resolvers.core.reach import scoped_list
 from resolvers.core.validation import Checker
 
 CANCELLABLE = frozenset({ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED})
@@ -104,13 +104,7 @@ async def _page(
 @lru_cache(maxsize=STATEMENTS_KEPT)
 def _services(principal: Principal, given: frozenset[str]) -> Select[Any]:
     """The viewer's services, narrowed by the filters `given` (bound by those names when it runs)."""
-    memberships = visible_memberships(principal, SERVICE.view)
-    statement: Select[Any] = (
-        select(Service)
-        .join(memberships, memberships.c.account_id == Service.account_id)
-        .where(within_scope(principal, "service", memberships, subject_id=Service.id))
-    )
-    statement = bound_filters(statement, Service, given)
+    statement = scoped_list(principal, Service, "service", SERVICE.view, given)
     if "product_type" in given:
         statement = statement.join(Product, Product.id == Service.product_id).where(
             Product.type == bindparam("product_type")
