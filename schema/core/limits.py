@@ -5,7 +5,8 @@ Every refusal happens before anything is resolved and carries `extensions.code`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -75,29 +76,63 @@ def _validate(
     )
 
 
+_Checked = tuple[DocumentNode, GraphQLSchema, list[GraphQLError]]
+
+
+class DocumentChecks:
+    """The selection bound and validation of a document, kept by the document's identity.
+
+    ParserCache hands back the same DocumentNode for the same text, so identity finds a document
+    checked before; `lru_cache` keyed on the document itself hashed it by value on every request,
+    a walk of the whole tree (graphql-core hashes nodes by their fields), and the selection bound
+    walked it again. An entry holds its document and schema, so their ids cannot be reused while
+    it is kept; each request gets its own copy of the errors."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.entries: OrderedDict[tuple[int, int, Any], _Checked] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __call__(
+        self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+    ) -> list[GraphQLError]:
+        key = (id(schema), id(document), rules)
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] is document and entry[1] is schema:
+            self.hits += 1
+            self.entries.move_to_end(key)
+            return list(entry[2])
+        self.misses += 1
+        problem = selection_problem(document)
+        errors = [too_complex(problem)] if problem is not None else _validate(schema, document, rules)
+        self.entries[key] = (document, schema, errors)
+        if len(self.entries) > self.maxsize:
+            self.entries.popitem(last=False)
+        return list(errors)
+
+
 class BoundedValidation(SchemaExtension):
     """Validation, cached per document like Strawberry's ValidationCache, after a linear bound on
     the document's selections (see schema.core.selections) and without suggestions."""
 
     def __init__(self, *, maxsize: int) -> None:
-        self.validate: Callable[..., list[GraphQLError]] = _cached_validate(maxsize)
+        self.checks = document_checks(maxsize)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.validation_rules:
-            problem = selection_problem(document)
-            context.pre_execution_errors = (
-                [too_complex(problem)]
-                if problem is not None
-                else self.validate(context.schema._schema, document, context.validation_rules)
+            context.pre_execution_errors = self.checks(
+                context.schema._schema, document, tuple(context.validation_rules)
             )
         yield
 
 
 @lru_cache
-def _cached_validate(maxsize: int) -> Callable[..., list[GraphQLError]]:
-    return lru_cache(maxsize=maxsize)(_validate)
+def document_checks(maxsize: int) -> DocumentChecks:
+    """One cache per size, shared by the schemas built in this process (keyed by schema too)."""
+    return DocumentChecks(maxsize)
 
 
 class QueryCost(SchemaExtension):
