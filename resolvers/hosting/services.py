@@ -95,20 +95,25 @@ async def _page(
         after=after,
         values=given,
     )
-    services = page.map(lambda row: row[0])
-    for _, service in services.edges:
+    products = context.loaders.catalogue.product
+    for _, (service, product) in page.edges:
         context.loaders.service.prime(service.id, service)
-    return services
+        products.prime(product.id, product)
+    return page.map(lambda row: row[0])
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
 def _services(principal: Principal, given: frozenset[str]) -> Select[Any]:
-    """The viewer's services, narrowed by the filters `given` (bound by those names when it runs)."""
-    statement = scoped_list(principal, Service, "service", SERVICE.view, given)
+    """The viewer's services with each one's product, narrowed by the filters `given` (bound by
+    those names when it runs). The product comes in the service's row (the catalogue is public):
+    a page that shows it needs no statement of its own, and the type filter reads it there."""
+    statement = (
+        scoped_list(principal, Service, "service", SERVICE.view, given)
+        .add_columns(Product)
+        .join(Product, Product.id == Service.product_id)
+    )
     if "product_type" in given:
-        statement = statement.join(Product, Product.id == Service.product_id).where(
-            Product.type == bindparam("product_type")
-        )
+        statement = statement.where(Product.type == bindparam("product_type"))
     return statement
 
 
