@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import uuid
@@ -32,6 +33,8 @@ class Page(Generic[T]):
     has_next_page: bool
     has_previous_page: bool
     count: Callable[[], Awaitable[int]]
+    # Starts the count's statement (when it needs one) without waiting for it.
+    start_count: Callable[[], None] = lambda: None
 
     def map(self, convert: Callable[[T], U]) -> Page[U]:
         """The same page with each row converted, e.g. a result row to the entity it holds."""
@@ -40,6 +43,7 @@ class Page(Generic[T]):
             self.has_next_page,
             self.has_previous_page,
             self.count,
+            self.start_count,
         )
 
     @property
@@ -193,11 +197,26 @@ async def paginate(
     # A first page that holds every row is the count: no statement for it.
     whole = after is None and size > 0 and len(rows) <= size
 
+    counting: asyncio.Future[int] | None = None
+
+    async def counted() -> int:
+        async with db.read() as session:
+            return int((await session.execute(_count_statement(statement), dict(values or {}))).scalar_one())
+
+    def start_count() -> None:
+        # A connection that will show its count starts it here, so the statement runs beside the
+        # reads of the page's related rows rather than after them.
+        nonlocal counting
+        if not whole and counting is None:
+            counting = asyncio.ensure_future(counted())
+            counting.add_done_callback(_observed)
+
     async def count() -> int:
         if whole:
             return len(rows)
-        async with db.read() as session:
-            return int((await session.execute(_count_statement(statement), dict(values or {}))).scalar_one())
+        start_count()
+        assert counting is not None
+        return await counting
 
     visible = rows[:size]
     return Page(
@@ -205,4 +224,12 @@ async def paginate(
         has_next_page=len(rows) > size,
         has_previous_page=after is not None,
         count=count,
+        start_count=start_count,
     )
+
+
+def _observed(counting: asyncio.Future[int]) -> None:
+    """A count nobody awaited (the request failed first) still has its error looked at, so it is
+    not reported as never retrieved; whoever awaits it gets the error as it is."""
+    if not counting.cancelled():
+        counting.exception()

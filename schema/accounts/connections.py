@@ -19,7 +19,7 @@ from resolvers.core.principal import Access
 from schema.core.base import (
     PageInfo,
 )
-from schema.core.lookahead import selected
+from schema.core.lookahead import nodes_ahead
 
 if TYPE_CHECKING:
     from schema.scopes import MembershipScope
@@ -70,7 +70,7 @@ class ClientAccountConnection:
         cls, info: Info[Context, None], page: Page[tuple[models.ClientAccount, Access]]
     ) -> ClientAccountConnection:
         nodes = [ClientAccount.of(account) for _, (account, _) in page.edges]
-        await accounts_ahead(info.context, [a.account_pk for a in nodes], selected(info, "edges", "node"))
+        await accounts_ahead(info.context, [a.account_pk for a in nodes], nodes_ahead(info, page))
         return cls(
             edges=[
                 ClientAccountEdge(

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from resolvers.core.lookahead import Selected
+from resolvers.core.pagination import Page
 
 
 def _fields(selections: Iterable[Selection]) -> Iterable[SelectedField]:
@@ -34,3 +35,13 @@ def selected(info: Info[Any, Any], *path: str) -> Selected:
     for name in path:
         level = level.get(name, {})
     return level
+
+
+def nodes_ahead(info: Info[Any, Any], page: Page[Any]) -> Selected:
+    """What a connection's nodes select (its look-ahead); and when the connection shows its
+    `totalCount`, the page's count started now, beside the look-ahead's reads instead of after
+    them (a page that holds every row needs no statement for it)."""
+    level: Selected = _merged(_fields(info.selected_fields))
+    if "totalCount" in level:
+        page.start_count()
+    return level.get("edges", {}).get("node", {})

@@ -20,7 +20,7 @@ from resolvers.hosting import domains as resolve
 from schema.contacts import Contact
 from schema.core.base import Connection, Node, UserError, account_field, account_keys
 from schema.core.ids import decode_id
-from schema.core.lookahead import selected
+from schema.core.lookahead import nodes_ahead
 from schema.core.policy import Granted, OnObject, gated, mutation
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class Domain(Node):
 
 async def domain_connection(info: Info[Context, None], page: Page[models.Domain]) -> Connection[Domain]:
     """A page of domains, with the accounts and contacts its selection asks for fetched ahead."""
-    await domains_ahead(info.context, [row for _, row in page.edges], selected(info, "edges", "node"))
+    await domains_ahead(info.context, [row for _, row in page.edges], nodes_ahead(info, page))
     return Connection.of(page, Domain.of)
 
 

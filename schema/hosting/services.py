@@ -21,7 +21,7 @@ from resolvers.hosting import services as resolve
 from resolvers.hosting import upgrades as upgrades_resolve
 from schema.catalogue import Product
 from schema.core.base import Connection, Money, Node, UserError, account_field, account_keys, shape
-from schema.core.lookahead import selected
+from schema.core.lookahead import nodes_ahead
 from schema.core.policy import Granted, OnObject, gated, mutation
 from schema.users import User, history_field, in_history
 
@@ -129,7 +129,7 @@ async def service_connection(
         page = await resolve.account_services(
             info.context, account_id=account_id, first=first, after=after, query=query
         )
-    await services_ahead(info.context, [row for _, row in page.edges], selected(info, "edges", "node"))
+    await services_ahead(info.context, [row for _, row in page.edges], nodes_ahead(info, page))
     return Connection.of(page, Service.of)
 
 
