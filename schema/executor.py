@@ -33,10 +33,11 @@ _STRAWBERRYS_TYPE_CHECKS = "strawberry.schema.schema_converter"
 
 
 class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
-    """graphql-core's executor with a shortcut for a scalar or enum field that reads an attribute
-    and takes no arguments (most fields of every node), and a plan per selection set that completes
-    such fields, and objects held in attributes, without the general machinery; any other field,
-    or every field while field middleware is installed (tracing), goes the general way."""
+    """graphql-core's executor with a plan per selection set that completes scalar and enum fields
+    read from attributes (most fields of every node), objects held in attributes and objects
+    direct resolvers return without the general machinery; any other field, every field while
+    field middleware is installed (tracing), and the serial root fields of a mutation go the
+    general way."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -315,45 +316,6 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
             return await completing
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
-            return None
-
-    def execute_field(
-        self,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: Any,
-        path: Any,
-        position_context: Any,
-    ) -> Any:
-        node = field_details_list[0].node
-        field = self.schema.get_field(parent_type, node.name.value)
-        read = field.resolve if field is not None else None
-        if (
-            field is None
-            or type(read) is not AttributeRead
-            or (read.leaf is None and read.items is None)
-            or node.arguments
-            or not self.shortcut
-        ):
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        if read.items is not None:
-            items = self._leaf_items(read, source)
-            if items is None:
-                return super().execute_field(parent_type, source, field_details_list, path, position_context)
-            return items
-        try:
-            value = getattr(source, read.name)
-            if value is None or value is Undefined:
-                if read.non_null:
-                    raise TypeError(
-                        f"Cannot return null for non-nullable field {parent_type.name}.{node.name.value}."
-                    )
-                return None
-            if isinstance(value, Exception) or self.is_awaitable(value):
-                return super().execute_field(parent_type, source, field_details_list, path, position_context)
-            return self.complete_leaf_value(read.leaf, value)  # type: ignore[arg-type]
-        except Exception as raw_error:
-            self.handle_field_error(raw_error, field.type, field_details_list, path)
             return None
 
     @staticmethod
