@@ -183,7 +183,11 @@ class ScopedLoader(Loader[uuid.UUID, V]):
             from resolvers.core.reach import within_scope
 
             subject = getattr(model, cls.subject)
-            reached = and_(reached, within_scope(principal, cls.scope, memberships, subject_id=subject))
+            # A service or domain loader's subject is its own row (`covers`).
+            itself = model if cls.subject == "id" and model in (Service, Domain) else None
+            reached = and_(
+                reached, within_scope(principal, cls.scope, memberships, subject_id=subject, row=itself)
+            )
         conditions.append(or_(reached, cls.beyond(principal)) if cls.outer else reached)
         statement: Select[Any] = (
             select(

@@ -9,7 +9,20 @@ from functools import cached_property, lru_cache
 from typing import Any, cast
 
 from graphql import GraphQLError
-from sqlalchemy import ColumnElement, Exists, Select, Subquery, and_, exists, false, not_, or_, select, true
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Exists,
+    Select,
+    Subquery,
+    and_,
+    exists,
+    false,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -141,7 +154,38 @@ def two_factor_satisfied(user_id: uuid.UUID) -> ColumnElement[bool]:
     either way (the condition sits in an OR, which it cannot turn into an anti-join), while SQLite
     looked each of an agency's memberships up in the accounts table (0.9 ms of a 1.6 ms count
     over 1,000 accounts) where the list costs one pass over the partial index."""
-    return or_(two_factor_enabled(user_id), Membership.account_id.not_in(_REQUIRING_IDS))
+    return or_(two_factor_enabled(user_id), _NotAmong(Membership.__table__.c.account_id, _REQUIRING_IDS))
+
+
+class _NotAmong(ColumnElement[bool]):
+    """SQL: `column` is none of the values `among` selects (uncorrelated, non-null values).
+
+    On PostgreSQL an array read once before the statement runs: as `NOT IN (subquery)` the
+    planner charged building its hash anew each time a membership is probed, so for an agency it
+    never chose to walk a list in key order probing the viewer's membership of each row (0.2 ms
+    for a page of 100 at 1,000 accounts), and sorted the agency's every row instead (1.9 ms)."""
+
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012
+        ("column", InternalTraversal.dp_clauseelement),
+        ("among", InternalTraversal.dp_clauseelement),
+    ]
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[Any], among: Select[Any]) -> None:
+        self.column = column
+        self.among = among
+
+
+@compiles(_NotAmong)
+def _not_among(element: _NotAmong, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.not_in(element.among), **kw))
+
+
+@compiles(_NotAmong, "postgresql")
+def _not_among_postgresql(element: _NotAmong, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    return f"{column} <> ALL (ARRAY{compiler.process(element.among.scalar_subquery(), **kw)})"
 
 
 # The statements below depend only on their (hashable, immutable) arguments, and building one takes
