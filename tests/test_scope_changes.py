@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from models.accounts import Membership
 from models.database import Database
-from models.hosting import Service, ServiceStatus
+from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.permissions import SCOPED_PERMISSIONS, Permission, from_mask
 from resolvers.core.settings import Settings
 from tests.factories import add_member, create_account, create_service, create_user
@@ -149,6 +149,24 @@ async def test_a_terminated_service_leaves_the_scope(api: Api, db: Database, set
     assert node.data == {"node": None}
     # What is left in scope stays in scope; nothing else comes into it.
     assert ids(lists.data["viewer"]["domains"]) == [gid("Domain", given.website_domain)]
+
+
+async def test_a_cancelled_domain_leaves_the_scope(api: Api, db: Database, settings: Settings) -> None:
+    given = await customer_with_agency(db)
+    agency = await signed_in(api, db, settings, given.agency)
+    async with db.begin() as session:
+        await session.execute(
+            update(Domain).where(Domain.id == given.website_domain.id).values(status=DomainStatus.CANCELLED)
+        )
+
+    lists = await agency(LISTS, {"account": given.account_id})
+    node = await agency(NODE, {"id": gid("Domain", given.website_domain)})
+
+    assert lists.data["viewer"]["domains"]["totalCount"] == 0
+    assert lists.data["viewer"]["accounts"]["edges"][0]["scope"]["domains"] == []
+    assert node.data == {"node": None}
+    # What is left in scope stays in scope; nothing else comes into it.
+    assert ids(lists.data["viewer"]["services"]) == [gid("Service", given.website)]
 
 
 # --- changing a scope --------------------------------------------------------------------------
