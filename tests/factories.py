@@ -307,10 +307,15 @@ class TwoFactorDevice:
     secret: str
     recovery_codes: list[str]
 
-    def code(self, offset: int = 0) -> str:
-        """The code of the time step `offset` steps from now (the server takes -1, 0 and +1)."""
+    def step(self) -> int:
+        """The time step now."""
+        return int(pyotp.TOTP(self.secret).timecode(utcnow()))
+
+    def code(self, offset: int = 0, *, step: int | None = None) -> str:
+        """The code of the time step `offset` steps from now, or from `step` (the server takes -1,
+        0 and +1): a test that sends several codes names its step, as a step may end between them."""
         totp = pyotp.TOTP(self.secret)
-        return totp.generate_otp(totp.timecode(utcnow()) + offset)
+        return totp.generate_otp((self.step() if step is None else step) + offset)
 
 
 async def enable_two_factor(db: Database, settings: Settings, user: User) -> TwoFactorDevice:
