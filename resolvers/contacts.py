@@ -168,9 +168,7 @@ async def account_contacts(
         first=first,
         after=after,
     )
-    return Page(
-        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
-    )
+    return page.map(lambda row: row[0])
 
 
 class PrimaryContactByAccountIdLoader(ScopedLoader[Contact]):

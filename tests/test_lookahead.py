@@ -6,6 +6,8 @@ from __future__ import annotations
 import inspect
 import uuid
 
+import pytest
+
 from clientarea.catalogue import sync_catalogue
 from models.accounts import ClientAccount
 from models.database import Database
@@ -15,7 +17,8 @@ from resolvers.core.lookahead import at_hand, domains_ahead
 from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
 from resolvers.loaders import Loaders
-from tests.factories import create_account, create_domain, create_user
+from tests.factories import create_account, create_domain, create_service, create_user, session_for
+from tests.graphql import Api
 
 
 def _context(db: Database, settings: Settings, user: User) -> Context:
@@ -98,3 +101,48 @@ async def test_a_row_in_hand_is_shaped_once_and_afresh_once_changed(db: Database
     assert first is second
     assert first == ["Before"]
     assert at_hand(context.loaders.account, account.id, _names) == ["After"]
+
+
+# A connection of each kind whose nodes are looked ahead, and the statement its look-ahead sends.
+_COUNTED = {
+    "services": (
+        "{ viewer { services(first: 2) { totalCount edges { node { account { name } } } } } }",
+        "SELECT client_accounts.",
+    ),
+    "domains": (
+        "{ viewer { domains(first: 2) { totalCount edges { node { account { name } } } } } }",
+        "SELECT client_accounts.",
+    ),
+    "accounts": (
+        "{ viewer { accounts(first: 2) { totalCount edges { node { owner { name } } } } } }",
+        "SELECT memberships.account_id, users.",
+    ),
+}
+
+
+@pytest.mark.parametrize("connection", list(_COUNTED))
+async def test_a_count_over_more_than_a_page_starts_before_the_look_ahead(
+    api: Api, db: Database, settings: Settings, connection: str
+) -> None:
+    # Given an agency whose accounts, services and domains each fill more than the page asked for
+    await sync_catalogue(db)
+    agency = await create_user(db)
+    for index in range(3):
+        account = await create_account(db, owner=agency, name=f"Customer {index}")
+        await create_service(db, account=account, label=f"www.c{index}.at")
+        await create_domain(db, account=account, name=f"c{index}.at")
+    client = api.new()
+    client.set_session(await session_for(db, settings, agency))
+    query, ahead = _COUNTED[connection]
+
+    # When a partner asks for the first page, its count and what each node points at
+    response, statements = await client.count(query)
+
+    # Then the count is right and its statement went out before the look-ahead's (not after it)
+    assert response.errors == []
+    assert response.data["viewer"][connection]["totalCount"] == 3
+    sent = client.db.counter.statements
+    counted = next(i for i, s in enumerate(sent) if s.lstrip().upper().startswith("SELECT COUNT"))
+    looked_ahead = next(i for i, s in enumerate(sent) if s.lstrip().startswith(ahead))
+    assert counted < looked_ahead, sent
+    assert statements == 4, sent

@@ -418,28 +418,3 @@ async def test_cancelling_needs_place_orders(
         assert [e["code"] for e in response.payload("requestServiceCancellation")["userErrors"]] == [code]
     shown = await (await _client(api, db, settings, owner))(SERVICE_NODE, {"id": _gid(service)})
     assert shown.data["node"]["cancellationRequest"] is None
-
-
-async def test_a_count_over_more_than_a_page_starts_before_the_look_ahead(
-    api: Api, db: Database, settings: Settings
-) -> None:
-    # Given an agency whose services fill more than the page asked for
-    agency = await create_user(db)
-    for index in range(3):
-        account = await create_account(db, owner=agency, name=f"Customer {index}")
-        await create_service(db, account=account, label=f"www.c{index}.at")
-    client = await _client(api, db, settings, agency)
-
-    # When a partner asks for the first page, its count and each service's account
-    response, statements = await client.count(
-        "{ viewer { services(first: 2) { totalCount edges { node { account { name } } } } } }"
-    )
-
-    # Then the count is right and its statement went out before the accounts' (not after them)
-    assert response.errors == []
-    assert response.data["viewer"]["services"]["totalCount"] == 3
-    sent = client.db.counter.statements
-    counted = next(i for i, s in enumerate(sent) if s.lstrip().upper().startswith("SELECT COUNT"))
-    accounts = next(i for i, s in enumerate(sent) if s.lstrip().startswith("SELECT client_accounts."))
-    assert counted < accounts, sent
-    assert statements == 4, sent

@@ -200,7 +200,7 @@ async def viewer_accounts(
         context.loaders.access.prime(account.id, access)
         context.loaders.account.prime(account.id, account)
         edges.append((cursor, (account, access)))
-    return Page(edges, page.has_next_page, page.has_previous_page, page.count)
+    return page.with_edges(edges)
 
 
 # The customer may take a while to open the email: as long as an invitation lasts.

@@ -88,9 +88,7 @@ async def account_orders(
         after=after,
         descending=True,
     )
-    return Page(
-        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
-    )
+    return page.map(lambda row: row[0])
 
 
 async def invoices(
@@ -118,9 +116,7 @@ async def invoices(
         descending=True,
         values=given,
     )
-    return Page(
-        [(c, row[0]) for c, row in page.edges], page.has_next_page, page.has_previous_page, page.count
-    )
+    return page.map(lambda row: row[0])
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)

@@ -34,17 +34,17 @@ class Page(Generic[T]):
     has_previous_page: bool
     count: Callable[[], Awaitable[int]]
     # Starts the count's statement (when it needs one) without waiting for it.
-    start_count: Callable[[], None] = lambda: None
+    start_count: Callable[[], None]
 
     def map(self, convert: Callable[[T], U]) -> Page[U]:
         """The same page with each row converted, e.g. a result row to the entity it holds."""
-        return Page(
-            [(cursor, convert(row)) for cursor, row in self.edges],
-            self.has_next_page,
-            self.has_previous_page,
-            self.count,
-            self.start_count,
-        )
+        return self.with_edges([(cursor, convert(row)) for cursor, row in self.edges])
+
+    def with_edges(self, edges: list[tuple[str, U]]) -> Page[U]:
+        """The same page (position, count) holding `edges`: the same rows made into something
+        else, each under its cursor. A page rebuilt by hand would drop `start_count`, and its
+        count would then start only when awaited, after everything else the request reads."""
+        return Page(edges, self.has_next_page, self.has_previous_page, self.count, self.start_count)
 
     @property
     def start_cursor(self) -> str | None:

@@ -100,12 +100,7 @@ async def list_domains(
     )
     for _, row in page.edges:
         context.loaders.domain.prime(row[0].id, row[0])
-    return Page(
-        [(cursor, row[0]) for cursor, row in page.edges],
-        page.has_next_page,
-        page.has_previous_page,
-        page.count,
-    )
+    return page.map(lambda row: row[0])
 
 
 async def _locked(session: AsyncSession, domain_id: uuid.UUID) -> Domain:
