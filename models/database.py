@@ -126,6 +126,12 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # Whether independent reads of one request are worth sending at once, each on a
+        # connection of its own: a server runs them side by side while this process waits. SQLite
+        # runs each in a thread of this process, where a second connection's checkout and the
+        # threads' turns at the interpreter cost more than the overlap saves (ExpiringDomains at
+        # 1,000 accounts: +6 % on SQLite, -10 % on PostgreSQL).
+        self.reads_overlap = not self.is_sqlite
         # A server can drop pooled connections (restart, failover): a connection idle in the pool
         # for a while is pinged on checkout (`_ping_if_idle`). A SQLite file cannot.
         # orjson reads JSON columns (specifications, nameservers) several times faster than json;

@@ -3,8 +3,12 @@ finds its row in hand: a plain value, not an awaitable (resolvers/core/lookahead
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -13,7 +17,7 @@ from models.accounts import ClientAccount
 from models.database import Database
 from models.users import User
 from resolvers.core.context import Context
-from resolvers.core.lookahead import at_hand, domains_ahead
+from resolvers.core.lookahead import at_hand, domains_ahead, side_by_side
 from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
 from resolvers.loaders import Loaders
@@ -146,3 +150,52 @@ async def test_a_count_over_more_than_a_page_starts_before_the_look_ahead(
     looked_ahead = next(i for i, s in enumerate(sent) if s.lstrip().startswith(ahead))
     assert counted < looked_ahead, sent
     assert statements == 4, sent
+
+
+def _reads(log: list[str], fail: str | None = None) -> list[Callable[[], Awaitable[Any]]]:
+    """Two reads that log their start and end; each waits a moment for the other to start."""
+    started = {name: asyncio.Event() for name in "ab"}
+
+    async def read(name: str, other: str) -> str:
+        log.append(f"{name} starts")
+        started[name].set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(started[other].wait(), 0.2)
+        if name == fail:
+            raise LookupError(name)
+        log.append(f"{name} ends")
+        return name
+
+    return [lambda: read("a", "b"), lambda: read("b", "a")]
+
+
+async def test_a_page_reads_its_related_rows_at_once_where_the_database_runs_them_side_by_side(
+    db: Database, settings: Settings
+) -> None:
+    # Given a request on this database, and two independent reads of a page's related rows
+    context = _context(db, settings, await create_user(db))
+    log: list[str] = []
+
+    # When the look-ahead runs them
+    await side_by_side(context, _reads(log))
+
+    # Then PostgreSQL gets both at once; SQLite (in this process) one after the other
+    assert db.reads_overlap is not db.is_sqlite
+    if db.reads_overlap:
+        assert log[:2] == ["a starts", "b starts"]
+    else:
+        assert log == ["a starts", "a ends", "b starts", "b ends"]
+
+
+async def test_a_failed_read_beside_another_fails_the_look_ahead_once_both_ended(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two reads at once, the first of which fails
+    context = _context(db, settings, await create_user(db))
+    monkeypatch.setattr(db, "reads_overlap", True)
+    log: list[str] = []
+
+    # When the look-ahead runs them, then it raises the failure as it is, after the other ended
+    with pytest.raises(LookupError, match="a"):
+        await side_by_side(context, _reads(log, fail="a"))
+    assert log == ["a starts", "b starts", "b ends"]

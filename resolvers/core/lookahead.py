@@ -8,6 +8,7 @@ loader future and the task it would otherwise create per node.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from asyncio import Future
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -86,28 +87,47 @@ async def domains_ahead(context: Context, domains: list[Domain], below: Selected
     """The contacts and accounts a page of domains asks for, one batch each."""
     if not domains:
         return
+    reads: list[Callable[[], Awaitable[Any]]] = []
     if "contacts" in below:
-        await context.loaders.contact.load_many(
-            _unique(
-                pk
-                for domain in domains
-                for pk in (
-                    domain.registrant_contact_id,
-                    domain.admin_contact_id,
-                    domain.tech_contact_id,
-                    domain.billing_contact_id,
-                )
+        contact_ids = _unique(
+            pk
+            for domain in domains
+            for pk in (
+                domain.registrant_contact_id,
+                domain.admin_contact_id,
+                domain.tech_contact_id,
+                domain.billing_contact_id,
             )
         )
+        reads.append(lambda: context.loaders.contact.load_many(contact_ids))
     if "account" in below:
-        await linked_accounts_ahead(context, (d.account_id for d in domains), below["account"])
+        account_ids = [d.account_id for d in domains]
+        reads.append(lambda: linked_accounts_ahead(context, account_ids, below["account"]))
+    await side_by_side(context, reads)
 
 
 async def services_ahead(context: Context, services: list[Service], below: Selected) -> None:
     """The products and accounts a page of services asks for, one batch each."""
     if not services:
         return
+    reads: list[Callable[[], Awaitable[Any]]] = []
     if "product" in below:
-        await context.loaders.catalogue.product.load_many(_unique(s.product_id for s in services))
+        product_ids = _unique(s.product_id for s in services)
+        reads.append(lambda: context.loaders.catalogue.product.load_many(product_ids))
     if "account" in below:
-        await linked_accounts_ahead(context, (s.account_id for s in services), below["account"])
+        account_ids = [s.account_id for s in services]
+        reads.append(lambda: linked_accounts_ahead(context, account_ids, below["account"]))
+    await side_by_side(context, reads)
+
+
+async def side_by_side(context: Context, reads: list[Callable[[], Awaitable[Any]]]) -> None:
+    """Runs independent reads of a page's related rows: at once where the database runs them side
+    by side (`Database.reads_overlap`), else one after the other. Either way, every read started
+    has ended before this returns or raises (the first failure, as it is)."""
+    if len(reads) > 1 and context.db.reads_overlap:
+        for outcome in await asyncio.gather(*(read() for read in reads), return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return
+    for read in reads:
+        await read()
