@@ -199,3 +199,27 @@ async def test_a_failed_read_beside_another_fails_the_look_ahead_once_both_ended
     with pytest.raises(LookupError, match="a"):
         await side_by_side(context, _reads(log, fail="a"))
     assert log == ["a starts", "b starts", "b ends"]
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_a_loader_sends_the_same_statement_for_any_number_of_keys(
+    db: Database, settings: Settings
+) -> None:
+    # Given four accounts and contacts of one owner
+    owner = await create_user(db)
+    accounts = [await create_account(db, owner=owner) for _ in range(4)]
+    sent: dict[int, list[str]] = {}
+
+    # When a request's loaders read one of them, and another request's three
+    for count in (1, 3):
+        context = _context(db, settings, owner)
+        db.counter.reset()
+        ids = [account.id for account in accounts[:count]]
+        assert len(await context.loaders.account.load_many(ids)) == count
+        await context.loaders.primary_contact.load_many(ids)
+        sent[count] = db.counter.statements
+
+    # Then each loader's statement reads the same (one array of keys), so it is prepared once
+    assert len(sent[1]) == 2
+    assert sent[1] == sent[3]
+    assert all("= ANY (" in statement for statement in sent[1])

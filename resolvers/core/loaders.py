@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import (
-    BindParameter,
+    Boolean,
     ColumnElement,
     Select,
     Subquery,
@@ -33,6 +33,9 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.audit import AuditEvent
@@ -53,9 +56,37 @@ if TYPE_CHECKING:
 K = TypeVar("K")
 V = TypeVar("V")
 
-# A batch's keys, bound when its statement runs (`{"keys": [...]}`): a loader's statement is built
-# once, per viewer where it depends on one, not per batch.
-KEYS: BindParameter[Any] = bindparam("keys", expanding=True)
+
+class _AmongKeys(ColumnElement[bool]):
+    """SQL: `column` is one of a batch's keys, bound as `keys` when the statement runs
+    (`{"keys": [...]}`), so a loader's statement is built once, per viewer where it depends on
+    one, not per batch.
+
+    On PostgreSQL one array parameter (`= ANY ($1)`): the same text for any number of keys, so
+    asyncpg prepares it once per connection, where `IN` would be written out anew for each batch
+    (a parameter per key) and prepared again for each new batch size. Elsewhere `IN`."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+    type = Boolean()
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+
+
+def among_keys(column: Any) -> ColumnElement[bool]:
+    return _AmongKeys(column)
+
+
+@compiles(_AmongKeys)
+def _in_keys(element: _AmongKeys, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.in_(bindparam("keys", expanding=True)), **kw))
+
+
+@compiles(_AmongKeys, "postgresql")
+def _any_of_keys(element: _AmongKeys, compiler: Any, **kw: Any) -> str:
+    keys = bindparam("keys", type_=postgresql.ARRAY(element.column.type))
+    return f"{compiler.process(element.column, **kw)} = ANY ({compiler.process(keys, **kw)})"
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):
@@ -121,7 +152,7 @@ class ById(Loader[uuid.UUID, V]):
 
 @cache
 def _by_id(model: Any) -> Select[Any]:
-    statement: Select[Any] = select(model).where(model.id.in_(KEYS))
+    statement: Select[Any] = select(model).where(among_keys(model.id))
     return statement
 
 
@@ -177,7 +208,7 @@ class ScopedLoader(Loader[uuid.UUID, V]):
         """The loader's statement for this viewer, its keys bound as `keys` when it runs."""
         model = cls.model
         memberships: Subquery = visible_memberships(principal, by_key=True)
-        conditions = [getattr(model, cls.key).in_(KEYS), *cls.where()]
+        conditions = [among_keys(getattr(model, cls.key)), *cls.where()]
         reached: ColumnElement[bool] = memberships.c.id.is_not(None)
         if cls.scope is not None:
             from resolvers.core.reach import within_scope
@@ -246,7 +277,7 @@ class ClientAccountByIdLoader(ById[ClientAccount]):
 _OWNERS = (
     select(Membership.account_id, User)
     .join(User, User.id == Membership.user_id)
-    .where(Membership.account_id.in_(KEYS), Membership.role == MembershipRole.OWNER)
+    .where(among_keys(Membership.account_id), Membership.role == MembershipRole.OWNER)
 )
 
 
@@ -294,7 +325,7 @@ def _access(user_id: uuid.UUID) -> Select[Any]:
             two_factor_enabled(user_id),
         )
         .join(ClientAccount, ClientAccount.id == Membership.account_id)
-        .where(Membership.user_id == user_id, Membership.account_id.in_(KEYS)),
+        .where(Membership.user_id == user_id, among_keys(Membership.account_id)),
     )
 
 
