@@ -116,3 +116,10 @@ async def test_malformed_node_id_is_bad_user_input(api: Api, db: Database, setti
 
     assert response.data == {"node": None}
     assert response.codes == ["BAD_USER_INPUT"]
+
+
+def test_every_type_a_global_id_can_name_becomes_its_node() -> None:
+    from resolvers.nodes import FETCHERS
+    from schema.nodes import _WRAP
+
+    assert set(_WRAP) == set(FETCHERS)

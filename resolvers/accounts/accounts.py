@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts import ClientAccount, Membership, MembershipRole
-from models.base import utcnow
+from models.base import columns_of, stored, utcnow
 from models.contacts import Contact
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from models.users import User
@@ -152,12 +152,16 @@ async def account_for_viewer(context: Context, account_id: uuid.UUID) -> ClientA
     return await context.loaders.account.load(account_id)
 
 
+_ACCOUNT_COLUMNS = len(columns_of(ClientAccount))
+
+
 @lru_cache(maxsize=STATEMENTS_KEPT)
 def _viewer_accounts(principal: Principal) -> Select[Any]:
     """The viewer's accounts with their membership's columns (for `Access`)."""
     memberships = visible_memberships(principal)
+    # The account's columns (`columns_of`), then the membership's.
     statement: Select[Any] = select(
-        ClientAccount,
+        *columns_of(ClientAccount),
         memberships.c.id,
         memberships.c.role,
         memberships.c.permissions,
@@ -182,12 +186,15 @@ async def viewer_accounts(
         context.db,
         statement,
         keys=[ClientAccount.name, ClientAccount.id],
-        key_of=lambda row: (row[0].name, row[0].id),
+        key_of=lambda row: (row.name, row.id),
         first=first,
         after=after,
     )
     edges: list[tuple[str, tuple[ClientAccount, Access]]] = []
-    for cursor, (account, membership_id, role, mask, scoped, two_factor_on) in page.edges:
+    make = stored(ClientAccount)
+    for cursor, row in page.edges:
+        account = make(row[:_ACCOUNT_COLUMNS])
+        membership_id, role, mask, scoped, two_factor_on = row[_ACCOUNT_COLUMNS:]
         access = Access.of(
             principal,
             account_id=account.id,

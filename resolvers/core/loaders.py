@@ -22,29 +22,26 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Select,
     Subquery,
     and_,
-    bindparam,
     exists,
     false,
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.visitors import InternalTraversal
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.audit import AuditEvent
+from models.base import columns_of, stored
 from models.contacts import Contact
 from models.hosting import Domain, Service
 from models.identity import ApiTokenAccount
 from models.invitations import Invitation
 from models.permissions import from_mask
 from models.users import User
+from resolvers.core.dialects import among_keys
 from resolvers.core.permissions import STATEMENTS_KEPT, two_factor_enabled, visible_memberships
 from resolvers.core.principal import Access
 
@@ -55,38 +52,6 @@ if TYPE_CHECKING:
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-
-class _AmongKeys(ColumnElement[bool]):
-    """SQL: `column` is one of a batch's keys, bound as `keys` when the statement runs
-    (`{"keys": [...]}`), so a loader's statement is built once, per viewer where it depends on
-    one, not per batch.
-
-    On PostgreSQL one array parameter (`= ANY ($1)`): the same text for any number of keys, so
-    asyncpg prepares it once per connection, where `IN` would be written out anew for each batch
-    (a parameter per key) and prepared again for each new batch size. Elsewhere `IN`."""
-
-    inherit_cache = True
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
-    type = Boolean()
-
-    def __init__(self, column: ColumnElement[Any]) -> None:
-        self.column = column
-
-
-def among_keys(column: Any) -> ColumnElement[bool]:
-    return _AmongKeys(column)
-
-
-@compiles(_AmongKeys)
-def _in_keys(element: _AmongKeys, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.column.in_(bindparam("keys", expanding=True)), **kw))
-
-
-@compiles(_AmongKeys, "postgresql")
-def _any_of_keys(element: _AmongKeys, compiler: Any, **kw: Any) -> str:
-    keys = bindparam("keys", type_=postgresql.ARRAY(element.column.type))
-    return f"{compiler.process(element.column, **kw)} = ANY ({compiler.process(keys, **kw)})"
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):
@@ -145,14 +110,16 @@ class ById(Loader[uuid.UUID, V]):
     model: Any
 
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, V]:
+        make = stored(self.model)
         async with self.context.db.read() as session:
-            rows = await session.scalars(_by_id(self.model), {"keys": list(keys)})
-            return {row.id: row for row in rows}
+            rows = await session.execute(_by_id(self.model), {"keys": list(keys)})
+            return {row.id: make(row) for row in rows}
 
 
 @cache
 def _by_id(model: Any) -> Select[Any]:
-    statement: Select[Any] = select(model).where(among_keys(model.id))
+    columns = columns_of(model)
+    statement: Select[Any] = select(*columns).where(among_keys(model.__table__.c.id))
     return statement
 
 
@@ -222,7 +189,7 @@ class ScopedLoader(Loader[uuid.UUID, V]):
         conditions.append(or_(reached, cls.beyond(principal)) if cls.outer else reached)
         statement: Select[Any] = (
             select(
-                model,
+                *columns_of(model),
                 memberships.c.id,
                 memberships.c.role,
                 memberships.c.permissions,
@@ -245,9 +212,13 @@ class ScopedLoader(Loader[uuid.UUID, V]):
         access = self.context.loaders.access
         async with self.context.db.read() as session:
             rows = await session.execute(statement, {"keys": list(keys)})
-            for row, membership_id, role, mask, scoped, required, enabled in rows:
-                found[getattr(row, self.key)] = row
-                account_id = row.account_id
+            # Each row holds the model's columns (`columns_of`), then the viewer's membership's.
+            width, make = len(columns_of(self.model)), stored(self.model)
+            for row in rows:
+                item = make(row[:width])
+                found[getattr(item, self.key)] = item
+                account_id = item.account_id
+                membership_id, role, mask, scoped, required, enabled = row[width:]
                 if membership_id is None:
                     access.prime(account_id, None)
                 else:
@@ -275,7 +246,7 @@ class ClientAccountByIdLoader(ById[ClientAccount]):
 
 
 _OWNERS = (
-    select(Membership.account_id, User)
+    select(Membership.account_id, *columns_of(User))
     .join(User, User.id == Membership.user_id)
     .where(among_keys(Membership.account_id), Membership.role == MembershipRole.OWNER)
 )
@@ -285,7 +256,8 @@ class OwnerByAccountIdLoader(Loader[uuid.UUID, User]):
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, User]:
         async with self.context.db.read() as session:
             result = await session.execute(_OWNERS, {"keys": list(keys)})
-            owners: dict[uuid.UUID, User] = {row[0]: row[1] for row in result}
+            make = stored(User)
+            owners: dict[uuid.UUID, Any] = {row[0]: make(row[1:]) for row in result}
         for user in owners.values():
             self.context.loaders.user.prime(user.id, user)
         return owners
@@ -301,9 +273,13 @@ class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):
         async with self.context.db.read() as session:
             rows = list(await session.execute(_access(principal.user_id), {"keys": list(keys)}))
         found: dict[uuid.UUID, Access | None] = {}
-        for account, membership_id, role, mask, scoped, enabled in rows:
+        # Each row holds the account's columns (`columns_of`), then the membership's.
+        width, make = len(columns_of(ClientAccount)), stored(ClientAccount)
+        for row in rows:
+            account = make(row[:width])
             if not principal.covers(account.id):
                 continue
+            membership_id, role, mask, scoped, enabled = row[width:]
             self.context.loaders.account.prime(account.id, account)
             found[account.id] = access_of(
                 principal, account.id, membership_id, role, mask, scoped, account.require_two_factor, enabled
@@ -317,7 +293,7 @@ def _access(user_id: uuid.UUID) -> Select[Any]:
     return cast(
         Select[Any],
         select(
-            ClientAccount,
+            *columns_of(ClientAccount),
             Membership.id,
             Membership.role,
             Membership.permissions,

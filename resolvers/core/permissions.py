@@ -10,7 +10,6 @@ from typing import Any, cast
 
 from graphql import GraphQLError
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
     Exists,
     Select,
@@ -23,9 +22,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.visitors import InternalTraversal
 from strawberry.exceptions import PermissionReturnedNonBooleanError
 from strawberry.extensions.field_extension import AsyncExtensionResolver, SyncExtensionResolver
 from strawberry.permission import BasePermission, PermissionExtension
@@ -36,6 +33,7 @@ from models.identity import ApiTokenAccount
 from models.permissions import SCOPED_PERMISSIONS, Permission, ordered
 from models.two_factor import TwoFactorCredential
 from resolvers.core.context import Context
+from resolvers.core.dialects import NotAmong, NotIndexed
 from resolvers.core.errors import (
     Forbidden,
     Rejected,
@@ -153,39 +151,8 @@ def two_factor_satisfied(user_id: uuid.UUID) -> ColumnElement[bool]:
     A list of the few requiring accounts, not a lookup per membership: SQLite looked each of an
     agency's memberships up in the accounts table (0.9 ms of a 1.6 ms count over 1,000 accounts)
     where the list costs one pass over the partial index; PostgreSQL reads it once into an array
-    (`_NotAmong`)."""
-    return or_(two_factor_enabled(user_id), _NotAmong(Membership.__table__.c.account_id, _REQUIRING_IDS))
-
-
-class _NotAmong(ColumnElement[bool]):
-    """SQL: `column` is none of the values `among` selects (uncorrelated, non-null values).
-
-    On PostgreSQL an array read once before the statement runs: as `NOT IN (subquery)` the
-    planner charged building its hash anew each time a membership is probed, so for an agency it
-    never chose to walk a list in key order probing the viewer's membership of each row (0.2 ms
-    for a page of 100 at 1,000 accounts), and sorted the agency's every row instead (1.9 ms)."""
-
-    inherit_cache = True
-    _traverse_internals = [  # noqa: RUF012
-        ("column", InternalTraversal.dp_clauseelement),
-        ("among", InternalTraversal.dp_clauseelement),
-    ]
-    type = Boolean()
-
-    def __init__(self, column: ColumnElement[Any], among: Select[Any]) -> None:
-        self.column = column
-        self.among = among
-
-
-@compiles(_NotAmong)
-def _not_among(element: _NotAmong, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.column.not_in(element.among), **kw))
-
-
-@compiles(_NotAmong, "postgresql")
-def _not_among_postgresql(element: _NotAmong, compiler: Any, **kw: Any) -> str:
-    column = compiler.process(element.column, **kw)
-    return f"{column} <> ALL (ARRAY{compiler.process(element.among.scalar_subquery(), **kw)})"
+    (`NotAmong`)."""
+    return or_(two_factor_enabled(user_id), NotAmong(Membership.__table__.c.account_id, _REQUIRING_IDS))
 
 
 # The statements below depend only on their (hashable, immutable) arguments, and building one takes
@@ -217,27 +184,6 @@ def visible_memberships(
     return memberships_of(principal, permission, by_key=by_key).subquery()
 
 
-class _NotIndexed(ColumnElement[Any]):
-    """A column SQLite may not use an index for (its unary `+`); the column itself elsewhere."""
-
-    inherit_cache = True
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
-
-    def __init__(self, column: ColumnElement[Any]) -> None:
-        self.column = column
-        self.type = column.type
-
-
-@compiles(_NotIndexed)
-def _not_indexed(element: _NotIndexed, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.column, **kw))
-
-
-@compiles(_NotIndexed, "sqlite")
-def _not_indexed_sqlite(element: _NotIndexed, compiler: Any, **kw: Any) -> str:
-    return "+" + str(compiler.process(element.column, **kw))
-
-
 @lru_cache(maxsize=STATEMENTS_KEPT)
 def memberships_of(
     principal: Principal, permission: Permission | Needs | None = None, *, by_key: bool = False
@@ -249,7 +195,7 @@ def memberships_of(
     lists of services, domains and tickets add `resolvers.core.reach.within_scope` on its `scoped` and `id`.
     """
     column: ColumnElement[Any] = Membership.__table__.c.user_id
-    user_id = _NotIndexed(column) if by_key else column
+    user_id = NotIndexed(column) if by_key else column
     conditions: list[ColumnElement[bool]] = [
         user_id == principal.user_id,
         holds(principal, permission),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import ColumnElement, Select, and_, exists, not_, or_, select
 from sqlalchemy.orm import aliased
 
+from models.base import columns_of
 from models.hosting import Domain, DomainStatus, Service, ServiceStatus
 from models.scopes import (
     ApiTokenScopeDomain,
@@ -171,8 +172,9 @@ def scoped_list(
     of that membership and of their token, narrowed by the list filters `given` (`bound_filters`,
     bound by name when it runs). Callers cache it per viewer and filter shape."""
     memberships = visible_memberships(principal, need)
+    # Rows as stored (`columns_of`): a page is read to be shown, and its rows are its nodes' data.
     statement: Select[Any] = (
-        select(model)
+        select(*columns_of(model))
         .join(memberships, memberships.c.account_id == model.account_id)
         .where(within_scope(principal, kind, memberships, subject_id=model.id, row=model))
     )

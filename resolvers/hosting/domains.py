@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import Select, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.base import stored
 from models.contacts import Contact
 from models.hosting import Domain, DomainStatus
 from resolvers.core.audit import record
@@ -93,14 +94,15 @@ async def list_domains(
         context.db,
         statement,
         keys=[Domain.id],
-        key_of=lambda row: (row[0].id,),
+        key_of=lambda row: (row.id,),
         first=first,
         after=after,
         values=given,
     )
-    for _, row in page.edges:
-        context.loaders.domain.prime(row[0].id, row[0])
-    return page.map(lambda row: row[0])
+    domains = page.map(stored(Domain))
+    for _, domain in domains.edges:
+        context.loaders.domain.prime(domain.id, domain)
+    return domains
 
 
 async def _locked(session: AsyncSession, domain_id: uuid.UUID) -> Domain:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam
 
-from models.base import utcnow
+from models.base import columns_of, stored, utcnow
 from models.catalogue import Product, ProductType
 from models.hosting import CancellationType, Service, ServiceStatus
 from resolvers.core.audit import record
@@ -90,16 +90,20 @@ async def _page(
         context.db,
         _services(principal, frozenset(given)),
         keys=[Service.id],
-        key_of=lambda row: (row[0].id,),
+        key_of=lambda row: (row.id,),
         first=first,
         after=after,
         values=given,
     )
+    # Each row holds the service's columns (`columns_of`), then its product.
+    width, make = len(columns_of(Service)), stored(Service)
     products = context.loaders.catalogue.product
-    for _, (service, product) in page.edges:
+    for _, row in page.edges:
+        products.prime(row[width].id, row[width])
+    services = page.map(lambda row: make(row[:width]))
+    for _, service in services.edges:
         context.loaders.service.prime(service.id, service)
-        products.prime(product.id, product)
-    return page.map(lambda row: row[0])
+    return services
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
