@@ -14,6 +14,8 @@ compares data, errors and paths with graphql-core's for each such shape.
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType
@@ -26,8 +28,12 @@ from schema.plain_fields import AttributeRead, is_direct
 # What a step of a selection set's plan does with its field.
 _GENERAL, _LEAF, _LEAVES, _OBJECT, _OBJECTS, _RESOLVED = range(6)
 _Step = tuple[Any, ...]
-# Values that are never awaitable (Strawberry's check starts with the same set).
-_PLAIN_VALUES = frozenset({str, int, float, bool, dict, list})
+# Values that are never awaitable (Strawberry's check starts with str, int, float, bool, dict and
+# list); a date, a timestamp or an amount, read for a leaf, is not either.
+_PLAIN_VALUES = frozenset({str, int, float, bool, dict, list, date, datetime, Decimal})
+# What a field completed to that is never awaitable: a leaf's output (or null), an object's or a
+# list's completion.
+_COMPLETED = frozenset({str, int, float, bool, dict, list, type(None)})
 # Where Strawberry defines the `is_type_of` checks it gives object types.
 _STRAWBERRYS_TYPE_CHECKS = "strawberry.schema.schema_converter"
 
@@ -169,7 +175,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
                     if result is Undefined:
                         continue
                 results[response_name] = result
-                if type(result) is not dict and is_awaitable(result):
+                if type(result) not in _COMPLETED and is_awaitable(result):
                     awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:
