@@ -95,11 +95,12 @@ async def _page(
         after=after,
         values=given,
     )
-    # Each row holds the service's columns (`columns_of`), then its product.
-    width, make = len(columns_of(Service)), stored(Service)
+    # Each row holds the service's columns (`columns_of`), then its product's.
+    width, make, make_product = len(columns_of(Service)), stored(Service), stored(Product)
     products = context.loaders.catalogue.product
     for _, row in page.edges:
-        products.prime(row[width].id, row[width])
+        product = make_product(row[width:])
+        products.prime(product.id, product)
     services = page.map(lambda row: make(row[:width]))
     for _, service in services.edges:
         context.loaders.service.prime(service.id, service)
@@ -113,7 +114,7 @@ def _services(principal: Principal, given: frozenset[str]) -> Select[Any]:
     a page that shows it needs no statement of its own, and the type filter reads it there."""
     statement = (
         scoped_list(principal, Service, "service", SERVICE.view, given)
-        .add_columns(Product)
+        .add_columns(*columns_of(Product))
         .join(Product, Product.id == Service.product_id)
     )
     if "product_type" in given:
