@@ -8,12 +8,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts import ClientAccount, Membership
-from models.base import utcnow
+from models.base import columns_of, stored, utcnow
 from models.invitations import Invitation, InvitationState
 from models.permissions import Permission, from_mask, to_mask
 from models.users import User
@@ -223,22 +223,27 @@ def _not_pending() -> Rejected:
     return reject("This invitation was already accepted or revoked.", UserErrorCode.INVITATION_NOT_PENDING)
 
 
+# The invitations waiting for an address, oldest first: built once, its values bound per request.
+_PENDING = (
+    select(*columns_of(Invitation))
+    .where(
+        Invitation.email == bindparam("email"),
+        Invitation.state == InvitationState.PENDING,
+        Invitation.expires_at > bindparam("now"),
+    )
+    .order_by(Invitation.id)
+)
+
+
 async def pending_for_viewer(context: Context) -> list[Invitation]:
     principal = require_principal(context)
     # An address is only as good as its proof, and a restricted token joins nothing (rules 13, 14).
     if principal.restricted or not await email_verified(context):
         return []
+    make = stored(Invitation)
     async with context.db.read() as session:
-        rows = await session.scalars(
-            select(Invitation)
-            .where(
-                Invitation.email == principal.email,
-                Invitation.state == InvitationState.PENDING,
-                Invitation.expires_at > utcnow(),
-            )
-            .order_by(Invitation.id)
-        )
-        invitations = list(rows)
+        rows = await session.execute(_PENDING, {"email": principal.email, "now": utcnow()})
+        invitations: list[Invitation] = [make(row) for row in rows]
     for invitation in invitations:
         context.loaders.invitation.prime(invitation.id, invitation)
     return invitations
