@@ -126,12 +126,12 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        # Whether independent reads of one request are worth sending at once, each on a
-        # connection of its own: a server runs them side by side while this process waits. SQLite
-        # runs each in a thread of this process, where a second connection's checkout and the
-        # threads' turns at the interpreter cost more than the overlap saves (ExpiringDomains at
-        # 1,000 accounts: +6 % on SQLite, -10 % on PostgreSQL).
-        self.reads_overlap = not self.is_sqlite
+        # Whether independent reads of one request may be sent at once, each on a connection of
+        # its own (`reads_overlap`): a server runs them side by side while this process waits.
+        # SQLite runs each in a thread of this process, where a second connection's checkout and
+        # the threads' turns at the interpreter cost more than the overlap saves (ExpiringDomains
+        # at 1,000 accounts: +6 % on SQLite, -10 % on PostgreSQL).
+        self.overlaps_reads = not self.is_sqlite
         # A server can drop pooled connections (restart, failover): a connection idle in the pool
         # for a while is pinged on checkout (`_ping_if_idle`). A SQLite file cannot.
         # orjson reads JSON columns (specifications, nameservers) several times faster than json;
@@ -172,6 +172,18 @@ class Database:
         event.listen(self.engine.sync_engine.pool, "checkout", self._reachable)
         self.sessionmaker = async_sessionmaker(reader, expire_on_commit=False)
         self.writer = async_sessionmaker(writer, expire_on_commit=False)
+
+    @property
+    def reads_overlap(self) -> bool:
+        """Whether a request's independent reads go at once now: where the database runs them side
+        by side, and only while at most a quarter of the pool is checked out. Under load the
+        overlap only adds connections and tasks to a machine already busy (16 clients on one
+        worker: 4-19 % fewer requests a second with it); a request alone gets its answer sooner
+        (-10 %)."""
+        if not self.overlaps_reads:
+            return False
+        pool: Any = self.engine.sync_engine.pool
+        return bool(pool.checkedout() <= pool.size() // 4)
 
     def _count(self, _conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
         if not statement.startswith("BEGIN"):

@@ -192,7 +192,7 @@ async def test_a_failed_read_beside_another_fails_the_look_ahead_once_both_ended
 ) -> None:
     # Given two reads at once, the first of which fails
     context = _context(db, settings, await create_user(db))
-    monkeypatch.setattr(db, "reads_overlap", True)
+    monkeypatch.setattr(db, "overlaps_reads", True)
     log: list[str] = []
 
     # When the look-ahead runs them, then it raises the failure as it is, after the other ended
@@ -223,3 +223,22 @@ async def test_a_loader_sends_the_same_statement_for_any_number_of_keys(
     assert len(sent[1]) == 2
     assert sent[1] == sent[3]
     assert all("= ANY (" in statement for statement in sent[1])
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_reads_stop_overlapping_while_a_quarter_of_the_pool_is_out(db: Database) -> None:
+    # Given a pool with nothing checked out, reads overlap
+    pool: Any = db.engine.sync_engine.pool
+    assert pool.checkedout() == 0
+    assert db.reads_overlap
+
+    # When more than a quarter of the pool is in use, they go one after the other
+    held = [await db.engine.connect() for _ in range(pool.size() // 4 + 1)]
+    try:
+        assert not db.reads_overlap
+    finally:
+        for connection in held:
+            await connection.close()
+
+    # And once the connections are back, at once again
+    assert db.reads_overlap
