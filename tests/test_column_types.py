@@ -73,3 +73,14 @@ def test_a_timestamp_in_another_zone_or_none_reads_as_utc(db: Database) -> None:
     assert process(in_utc) is in_utc
     assert process(elsewhere) == elsewhere
     assert process(elsewhere).tzinfo is UTC
+
+
+def test_every_mapped_attribute_is_named_as_its_column_and_none_is_a_relationship() -> None:
+    # Rows read for showing (models.base.stored) are read like entities by attribute name
+    import models  # noqa: F401 - every model registered
+    from models.base import Base
+
+    for mapper in Base.registry.mappers:
+        assert not mapper.relationships, mapper.class_
+        for attribute in mapper.column_attrs:
+            assert attribute.key == attribute.columns[0].name, (mapper.class_, attribute.key)
