@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.accounts import ClientAccount, Membership, MembershipRole
-from models.base import columns_of, stored, utcnow
+from models.base import columns_of, stored_then_rest, utcnow
 from models.contacts import Contact
 from models.permissions import ALL_MASK, Permission, from_mask, to_mask
 from models.users import User
@@ -152,9 +152,6 @@ async def account_for_viewer(context: Context, account_id: uuid.UUID) -> ClientA
     return await context.loaders.account.load(account_id)
 
 
-_ACCOUNT_COLUMNS = len(columns_of(ClientAccount))
-
-
 @lru_cache(maxsize=STATEMENTS_KEPT)
 def _viewer_accounts(principal: Principal) -> Select[Any]:
     """The viewer's accounts with their membership's columns (for `Access`)."""
@@ -191,10 +188,9 @@ async def viewer_accounts(
         after=after,
     )
     edges: list[tuple[str, tuple[ClientAccount, Access]]] = []
-    make = stored(ClientAccount)
+    split = stored_then_rest(ClientAccount)
     for cursor, row in page.edges:
-        account = make(row[:_ACCOUNT_COLUMNS])
-        membership_id, role, mask, scoped, two_factor_on = row[_ACCOUNT_COLUMNS:]
+        account, (membership_id, role, mask, scoped, two_factor_on) = split(row)
         access = Access.of(
             principal,
             account_id=account.id,

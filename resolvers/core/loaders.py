@@ -34,7 +34,7 @@ from sqlalchemy import (
 
 from models.accounts import ClientAccount, Membership, MembershipRole
 from models.audit import AuditEvent
-from models.base import columns_of, stored
+from models.base import columns_of, stored, stored_then_rest
 from models.contacts import Contact
 from models.hosting import Domain, Service
 from models.identity import ApiTokenAccount
@@ -213,12 +213,11 @@ class ScopedLoader(Loader[uuid.UUID, V]):
         async with self.context.db.read() as session:
             rows = await session.execute(statement, {"keys": list(keys)})
             # Each row holds the model's columns (`columns_of`), then the viewer's membership's.
-            width, make = len(columns_of(self.model)), stored(self.model)
+            split = stored_then_rest(self.model)
             for row in rows:
-                item = make(row[:width])
+                item, (membership_id, role, mask, scoped, required, enabled) = split(row)
                 found[getattr(item, self.key)] = item
                 account_id = item.account_id
-                membership_id, role, mask, scoped, required, enabled = row[width:]
                 if membership_id is None:
                     access.prime(account_id, None)
                 else:
@@ -274,12 +273,11 @@ class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):
             rows = list(await session.execute(_access(principal.user_id), {"keys": list(keys)}))
         found: dict[uuid.UUID, Access | None] = {}
         # Each row holds the account's columns (`columns_of`), then the membership's.
-        width, make = len(columns_of(ClientAccount)), stored(ClientAccount)
+        split = stored_then_rest(ClientAccount)
         for row in rows:
-            account = make(row[:width])
+            account, (membership_id, role, mask, scoped, enabled) = split(row)
             if not principal.covers(account.id):
                 continue
-            membership_id, role, mask, scoped, enabled = row[width:]
             self.context.loaders.account.prime(account.id, account)
             found[account.id] = access_of(
                 principal, account.id, membership_id, role, mask, scoped, account.require_two_factor, enabled

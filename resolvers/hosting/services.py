@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam
 
-from models.base import columns_of, stored, utcnow
+from models.base import columns_of, stored, stored_then_rest, utcnow
 from models.catalogue import Product, ProductType
 from models.hosting import CancellationType, Service, ServiceStatus
 from resolvers.core.audit import record
@@ -96,15 +96,16 @@ async def _page(
         values=given,
     )
     # Each row holds the service's columns (`columns_of`), then its product's.
-    width, make, make_product = len(columns_of(Service)), stored(Service), stored(Product)
+    split, make_product = stored_then_rest(Service), stored(Product)
     products = context.loaders.catalogue.product
-    for _, row in page.edges:
-        product = make_product(row[width:])
-        products.prime(product.id, product)
-    services = page.map(lambda row: make(row[:width]))
-    for _, service in services.edges:
+    edges = []
+    for cursor, row in page.edges:
+        service, rest = split(row)
+        product = make_product(rest)
         context.loaders.service.prime(service.id, service)
-    return services
+        products.prime(product.id, product)
+        edges.append((cursor, service))
+    return page.with_edges(edges)
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
