@@ -4,7 +4,10 @@ The floor is benchmarks/read_paths.py's: graphql-core executing the same documen
 from the finished response, measured in the same rounds, so load from elsewhere on the machine lands
 on both. The figure is a median over many rounds, taken in batches, and each side's lowest batch
 counts: a burst of load elsewhere lifts one batch, while a regression that adds work per node or
-per field (an await per gated field, a per-row query, a slower encoder) lifts every batch.
+per field (an await per gated field, a per-row query, a slower encoder) lifts every batch. An
+operation over its limit is measured afresh, up to ATTEMPTS times in all, and its best attempt
+counts: a minute of load elsewhere (a CI run once put all four up by a third) lifts one attempt, a
+regression lifts them all.
 
 Both sides run at their fastest stack depth, not wherever the test runner's stack leaves them.
 CPython 3.11 keeps frames in chunks of memory and allocates one afresh whenever a call crosses a
@@ -19,7 +22,7 @@ few depths, and the fastest counts.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
 
 from benchmarks.read_paths import (
     ASGIClient,
@@ -41,6 +44,7 @@ ACCOUNTS = 50
 DEPTHS = (0, 3, 7, 12)
 BATCHES = 1
 ROUNDS = 20
+ATTEMPTS = 3
 # Our median time over the floor's, per operation, our side at its fastest depth. Measured on
 # this two-core machine while other machines' load made every figure drift, three runs on each of
 # SQLite and PostgreSQL: DashboardAccounts 1.40-1.57, PartnerServices 1.11-1.29, ExpiringDomains
@@ -57,8 +61,10 @@ LIMITS = {
 }
 
 
-async def _batches(settings: Settings, world: World) -> dict[str, list[tuple[float, float]]]:
-    """(our median, the floor's median) of each batch of each operation, in ms."""
+async def _batches(
+    settings: Settings, world: World, names: frozenset[str]
+) -> dict[str, list[tuple[float, float]]]:
+    """(our median, the floor's median) of each batch of each of the operations `names`, in ms."""
     db = Database(settings.database_url)
     client = ASGIClient(create_app(settings, db), base_url="https://testserver")
     client.cookies.set(settings.cookie_name, world.cookie)
@@ -67,6 +73,8 @@ async def _batches(settings: Settings, world: World) -> dict[str, list[tuple[flo
     try:
         async with collector_as_served():
             for name, body in operations(world).items():
+                if name not in names:
+                    continue
                 for _ in range(BATCHES):
                     spent, floor_ms, _, _ = await measure(client, schema, body, ROUNDS, round_trip=False)
                     measured.setdefault(name, []).append((spent, floor_ms))
@@ -75,10 +83,12 @@ async def _batches(settings: Settings, world: World) -> dict[str, list[tuple[flo
     return measured
 
 
-def _at_every_depth(settings: Settings, world: World) -> dict[str, list[tuple[float, float]]]:
+def _at_every_depth(
+    settings: Settings, world: World, names: frozenset[str]
+) -> dict[str, list[tuple[float, float]]]:
     measured: dict[str, list[tuple[float, float]]] = {}
     for depth in DEPTHS:
-        batches = deeper(depth, lambda: asyncio.run(_batches(settings, world)))
+        batches = deeper(depth, lambda: asyncio.run(_batches(settings, world, names)))
         for name, pairs in batches.items():
             measured.setdefault(name, []).extend(pairs)
     return measured
@@ -97,14 +107,55 @@ def test_ratios_of_take_each_side_at_its_fastest() -> None:
     assert ratios_of(measured) == {"Op": 2.0}
 
 
+def over_the_limit(ratios: dict[str, float]) -> frozenset[str]:
+    return frozenset(name for name, ratio in ratios.items() if ratio > LIMITS[name])
+
+
+def best_of_attempts(measure_some: Callable[[frozenset[str]], dict[str, float]]) -> dict[str, float]:
+    """Each operation's lowest ratio, measuring again those over their limit, ATTEMPTS in all."""
+    best = measure_some(frozenset(LIMITS))
+    for _ in range(ATTEMPTS - 1):
+        again = over_the_limit(best)
+        if not again:
+            break
+        for name, ratio in measure_some(again).items():
+            best[name] = min(best[name], ratio)
+    return best
+
+
+def test_only_operations_over_their_limit_are_measured_again() -> None:
+    asked: list[frozenset[str]] = []
+    # Given PartnerServices that measures over its limit twice, then under it
+    figures = iter([9.0, 9.0, 1.0])
+
+    def measure_some(names: frozenset[str]) -> dict[str, float]:
+        asked.append(names)
+        return {name: next(figures) if name == "PartnerServices" else 1.0 for name in names}
+
+    # When measured with attempts to spare
+    best = best_of_attempts(measure_some)
+    # Then only it was measured again, and its best attempt counts
+    assert asked[1:] == [frozenset({"PartnerServices"})] * 2
+    assert best["PartnerServices"] == 1.0
+    # And a regression over the limit in every attempt stays over it
+    figures = iter([9.0, 8.0, 7.0])
+    asked.clear()
+    assert best_of_attempts(measure_some)["PartnerServices"] == 7.0
+    assert len(asked) == ATTEMPTS
+
+
 async def test_reads_stay_near_the_graphql_floor(db: Database, settings: Settings) -> None:
     # Given an agency with 50 customer accounts, each with services and domains
     world = await populate(db, settings, ACCOUNTS, 2)
+
     # When each operation runs many rounds in a few batches at a few depths of a fresh thread,
     # alternating with its floor
-    measured: dict[str, Any] = await asyncio.to_thread(_at_every_depth, settings, world)
-    ratios = ratios_of(measured)
+    # (those over their limit again, up to ATTEMPTS times)
+    def measure_some(names: frozenset[str]) -> dict[str, float]:
+        return ratios_of(_at_every_depth(settings, world, names))
+
+    ratios = await asyncio.to_thread(best_of_attempts, measure_some)
     # Then each stays within its limit
     assert set(ratios) == set(LIMITS)
-    over = {name: round(ratio, 2) for name, ratio in ratios.items() if ratio > LIMITS[name]}
+    over = {name: round(ratios[name], 2) for name in over_the_limit(ratios)}
     assert not over, f"over the limit {LIMITS}: {over} (all: {ratios})"
