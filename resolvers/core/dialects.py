@@ -21,6 +21,9 @@ class AmongKeys(ColumnElement[bool]):
     (a parameter per key) and prepared again for each new batch size. Elsewhere `IN`."""
 
     inherit_cache = True
+    # A condition in itself: without this, a database with no boolean type (SQLite) is sent
+    # `(id IN (...)) = 1`, which it cannot look up in an index, and scans the whole table.
+    _is_implicitly_boolean = True
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
     type = Boolean()
 
@@ -52,6 +55,7 @@ class NotAmong(ColumnElement[bool]):
     for a page of 100 at 1,000 accounts), and sorted the agency's every row instead (1.9 ms)."""
 
     inherit_cache = True
+    _is_implicitly_boolean = True  # as AmongKeys'
     _traverse_internals = [  # noqa: RUF012
         ("column", InternalTraversal.dp_clauseelement),
         ("among", InternalTraversal.dp_clauseelement),
