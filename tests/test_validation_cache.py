@@ -7,6 +7,9 @@ request would miss and validate its document anew (a tenth of a partner read's t
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 from schema.core.limits import MAX_DEPTH, document_checks
 from schema.schema import CACHE_SIZE, build_schema
 
@@ -33,3 +36,15 @@ def test_the_cached_rules_still_refuse_a_document_too_deep() -> None:
         result = schema.execute_sync(deep)
         assert result.errors
         assert any("exceeds maximum operation depth" in e.message for e in result.errors), result.errors
+
+
+def test_a_schema_that_is_gone_leaves_nothing_in_the_cache() -> None:
+    # Given a schema that validated a document, then is dropped
+    schema = build_schema()
+    assert schema.execute_sync("query Kept { __typename }").errors is None
+    graphql_schema = weakref.ref(schema._schema)
+    del schema
+    gc.collect()
+    # Then the cache did not keep it (it held every schema a process built: the tests make one
+    # per app, and hundreds of them stayed alive)
+    assert graphql_schema() is None

@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from graphql import (
     ASTValidationRule,
@@ -76,39 +77,47 @@ def _validate(
     )
 
 
-_Checked = tuple[DocumentNode, GraphQLSchema, list[GraphQLError]]
+_Checked = tuple[DocumentNode, list[GraphQLError]]
 
 
 class DocumentChecks:
-    """The selection bound and validation of a document, kept by the document's identity.
+    """The selection bound and validation of a document, kept by the document's identity, for
+    each schema.
 
     ParserCache hands back the same DocumentNode for the same text, so identity finds a document
     checked before; `lru_cache` keyed on the document itself hashed it by value on every request,
     a walk of the whole tree (graphql-core hashes nodes by their fields), and the selection bound
-    walked it again. An entry holds its document and schema, so their ids cannot be reused while
-    it is kept; each request gets its own copy of the errors."""
+    walked it again. An entry holds its document, so its id cannot be reused while it is kept; each
+    request gets its own copy of the errors. A schema's entries go with it: a process that builds
+    many schemas (the tests build one per app) kept every one of them alive through this cache,
+    hundreds at a time, each a few thousand objects."""
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self.entries: OrderedDict[tuple[int, int, Any], _Checked] = OrderedDict()
+        self.by_schema: WeakKeyDictionary[GraphQLSchema, OrderedDict[tuple[int, Any], _Checked]] = (
+            WeakKeyDictionary()
+        )
         self.hits = 0
         self.misses = 0
 
     def __call__(
         self, schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
     ) -> list[GraphQLError]:
-        key = (id(schema), id(document), rules)
-        entry = self.entries.get(key)
-        if entry is not None and entry[0] is document and entry[1] is schema:
+        entries = self.by_schema.get(schema)
+        if entries is None:
+            entries = self.by_schema[schema] = OrderedDict()
+        key = (id(document), rules)
+        entry = entries.get(key)
+        if entry is not None and entry[0] is document:
             self.hits += 1
-            self.entries.move_to_end(key)
-            return list(entry[2])
+            entries.move_to_end(key)
+            return list(entry[1])
         self.misses += 1
         problem = selection_problem(document)
         errors = [too_complex(problem)] if problem is not None else _validate(schema, document, rules)
-        self.entries[key] = (document, schema, errors)
-        if len(self.entries) > self.maxsize:
-            self.entries.popitem(last=False)
+        entries[key] = (document, errors)
+        if len(entries) > self.maxsize:
+            entries.popitem(last=False)
         return list(errors)
 
 
