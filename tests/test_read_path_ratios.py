@@ -6,8 +6,7 @@ on both. The figure is a median over many rounds, taken in batches, and each sid
 counts: a burst of load elsewhere lifts one batch, while a regression that adds work per node or
 per field (an await per gated field, a per-row query, a slower encoder) lifts every batch. An
 operation over its limit is measured afresh, up to ATTEMPTS times in all, and its best attempt
-counts: a minute of load elsewhere (a CI run once put all four up by a third) lifts one attempt, a
-regression lifts them all.
+counts: a burst of load elsewhere lifts one attempt, a regression lifts them all.
 
 Both sides run at their fastest stack depth, not wherever the test runner's stack leaves them.
 CPython 3.11 keeps frames in chunks of memory and allocates one afresh whenever a call crosses a
