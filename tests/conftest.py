@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from clientarea.app import create_app
@@ -31,6 +31,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("CI must set CLIENTAREA_TEST_DATABASE_URL to a PostgreSQL database")
 
 
+def _worker_database(url: str) -> str:
+    """`url` itself, or under parallel test workers a database of this worker's own beside it
+    (created from `url` the first time), so that workers never share rows."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    own = parsed.set(database=f"{parsed.database}_{worker}")
+    asyncio.run(_create_database(url, own.database or ""))
+    return own.render_as_string(hide_password=False)
+
+
+async def _create_database(url: str, name: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            found = await connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
 async def _reset_postgres(url: str) -> None:
     engine = create_async_engine(url)
     try:
@@ -49,7 +74,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     else:
         if not POSTGRES_URL:
             pytest.skip("set CLIENTAREA_TEST_DATABASE_URL to run the PostgreSQL tests")
-        url = POSTGRES_URL
+        url = _worker_database(POSTGRES_URL)
         # A fresh event loop in this thread: the session's loop is not running yet here.
         asyncio.run(_reset_postgres(url))
     upgrade(url)

@@ -98,6 +98,7 @@ def _median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+@pytest.mark.timing
 async def test_a_quadratic_document_is_refused_in_a_few_milliseconds(api: Api) -> None:
     timings = []
     for _ in range(5):
@@ -148,6 +149,7 @@ async def test_documents_past_the_selection_bounds_are_refused(api: Api, query: 
     assert fragment in response.errors[0]["message"]
 
 
+@pytest.mark.timing
 async def test_the_worst_document_within_the_bounds_validates_quickly(api: Api) -> None:
     # Ten copies of a name at two levels: every pair at the top compares every pair below.
     query = "{ viewer { " + ("accounts { edges { node { " + "id " * 10 + "} } } ") * 10 + "} }"

@@ -223,6 +223,7 @@ async def _account(db: Database, account_id: Any) -> Any:
         return await session.get_one(ClientAccount, account_id)
 
 
+@pytest.mark.timing
 @pytest.mark.e2e
 @pytest.mark.usefixtures("postgres_only")
 async def test_orders_do_not_queue_p99_at_16_clients_within_4_times_p50(

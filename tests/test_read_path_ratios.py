@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from benchmarks.read_paths import (
     ASGIClient,
     World,
@@ -143,6 +145,7 @@ def test_only_operations_over_their_limit_are_measured_again() -> None:
     assert len(asked) == ATTEMPTS
 
 
+@pytest.mark.timing
 async def test_reads_stay_near_the_graphql_floor(db: Database, settings: Settings) -> None:
     # Given an agency with 50 customer accounts, each with services and domains
     world = await populate(db, settings, ACCOUNTS, 2)

@@ -139,6 +139,7 @@ async def _answered(db: Database) -> None:
     raise AssertionError("the reset request was never answered")
 
 
+@pytest.mark.timing
 @pytest.mark.e2e
 async def test_registered_and_unknown_emails_answer_alike_over_http(
     db: Database, database_url: str, tmp_path: Path
