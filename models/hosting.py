@@ -66,6 +66,10 @@ class Service(IdMixin, CreatedAtMixin, Base):
     )
 
 
+# The roles a domain names a contact for: each is its `<role>_contact_id` column.
+CONTACT_ROLES = ("registrant", "admin", "tech", "billing")
+
+
 class Domain(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "domains"
 

@@ -146,11 +146,9 @@ class Viewer:
         after: str | None = None,
         filter: Annotated[DomainFilter, strawberry.lazy("schema.hosting.domains")] | None = None,
     ) -> Connection[Annotated[Domain, strawberry.lazy("schema.hosting.domains")]]:
-        from resolvers.hosting.domains import list_domains
         from schema.hosting.domains import domain_connection
 
-        page = await list_domains(info.context, first=first, after=after, filter=filter)
-        return await domain_connection(info, page)
+        return await domain_connection(info, first=first, after=after, filter=filter)
 
     @strawberry.field(description="Invoices across all accounts where the viewer holds VIEW_INVOICES.")
     async def invoices(

@@ -188,6 +188,25 @@ async def create_service(
     return service
 
 
+async def create_contact(db: Database, *, account: ClientAccount, first_name: str = "Max") -> Contact:
+    """A contact of `account` besides its primary one."""
+    async with db.begin() as session:
+        contact = Contact(
+            account_id=account.id,
+            first_name=first_name,
+            last_name="Kunde",
+            company_name="Kunde KG",
+            email="max@kunde.example",
+            phone="+43123456",
+            line1="Ring 1",
+            city="Graz",
+            postal_code="8010",
+            country_code="AT",
+        )
+        session.add(contact)
+    return contact
+
+
 async def create_domain(
     db: Database,
     *,

@@ -16,7 +16,7 @@ from models.database import Database
 from models.permissions import Permission
 from resolvers.core.ids import encode_id
 from resolvers.core.settings import Settings
-from tests.factories import BILLING, add_member, create_account, create_user, session_for
+from tests.factories import BILLING, add_member, create_account, create_contact, create_user, session_for
 from tests.graphql import Api
 
 # As the dashboard sends them: contract/operations/contacts.graphql.
@@ -118,26 +118,6 @@ async def _member(
     return await _signed_in(api, db, settings, user)
 
 
-async def _add_contact(db: Database, account: ClientAccount, first_name: str = "Anna") -> Contact:
-    async with db.begin() as session:
-        contact = Contact(
-            account_id=account.id,
-            first_name=first_name,
-            last_name="Kundin",
-            company_name=None,
-            email="anna@kunde.example",
-            phone="+43316123456",
-            line1="Herrengasse 2",
-            line2=None,
-            city="Graz",
-            state=None,
-            postal_code="8010",
-            country_code="AT",
-        )
-        session.add(contact)
-    return contact
-
-
 async def _primary(db: Database, account: ClientAccount) -> Contact:
     async with db.read() as session:
         contact = await session.scalar(
@@ -227,7 +207,7 @@ async def test_create_contact_normalises_it_and_records_the_change(
 
 async def test_update_contact_replaces_its_details(api: Api, db: Database, settings: Settings) -> None:
     owner, account = await _owned_account(api, db, settings)
-    contact = await _add_contact(db, account)
+    contact = await create_contact(db, account=account)
     changed = {
         "firstName": " Berta ",
         "lastName": "Neu",
@@ -268,7 +248,7 @@ async def test_update_contact_replaces_its_details(api: Api, db: Database, setti
 
 async def test_delete_contact_removes_it(api: Api, db: Database, settings: Settings) -> None:
     owner, account = await _owned_account(api, db, settings)
-    contact = await _add_contact(db, account)
+    contact = await create_contact(db, account=account)
     contact_id = _gid("Contact", contact.id)
 
     response = await owner(DELETE_CONTACT, {"id": contact_id})
@@ -285,7 +265,7 @@ async def test_contacts_list_the_primary_contact_first_then_by_creation(
 ) -> None:
     owner, account = await _owned_account(api, db, settings)
     for name in ("Erster", "Zweiter", "Dritter"):
-        await _add_contact(db, account, first_name=name)
+        await create_contact(db, account=account, first_name=name)
     account_id = _gid("ClientAccount", account.id)
 
     first_page = await owner(CONTACTS, {"id": account_id, "first": 2})
@@ -325,7 +305,7 @@ async def test_every_problem_of_the_input_is_reported_at_once(
     }
 
     created = await owner(CREATE_CONTACT, _create(account, contact))
-    existing = await _add_contact(db, account)
+    existing = await create_contact(db, account=account)
     updated = await owner(UPDATE_CONTACT, _update(_gid("Contact", existing.id), contact))
 
     expected = [
@@ -343,7 +323,7 @@ async def test_every_problem_of_the_input_is_reported_at_once(
     assert created.payload("createContact")["contact"] is None
     assert _errors(updated, "updateContact") == expected
     assert updated.payload("updateContact")["contact"] is None
-    assert sorted(row[1] for row in await _stored(db, account)) == ["Anna", "Erika"]
+    assert sorted(row[1] for row in await _stored(db, account)) == ["Erika", "Max"]
 
 
 @pytest.mark.parametrize(
@@ -390,8 +370,8 @@ async def test_changing_contacts_needs_manage_contacts(
     api: Api, db: Database, settings: Settings, permissions: list[Permission], expected: list[str]
 ) -> None:
     _, account = await _owned_account(api, db, settings)
-    to_update = await _add_contact(db, account, first_name="Bleibt")
-    to_delete = await _add_contact(db, account, first_name="Geht")
+    to_update = await create_contact(db, account=account, first_name="Bleibt")
+    to_delete = await create_contact(db, account=account, first_name="Geht")
     before = await _stored(db, account)
     member = await _member(api, db, settings, account, permissions)
 
@@ -417,7 +397,7 @@ async def test_contacts_of_a_foreign_account_are_not_found(
     api: Api, db: Database, settings: Settings
 ) -> None:
     _, account = await _owned_account(api, db, settings)
-    contact = await _add_contact(db, account)
+    contact = await create_contact(db, account=account)
     before = await _stored(db, account)
     stranger = await create_user(db)
     await create_account(db, owner=stranger)
@@ -435,7 +415,7 @@ async def test_contacts_of_a_foreign_account_are_not_found(
 
 async def test_anonymous_callers_are_unauthenticated(api: Api, db: Database, settings: Settings) -> None:
     _, account = await _owned_account(api, db, settings)
-    contact = await _add_contact(db, account)
+    contact = await create_contact(db, account=account)
     before = await _stored(db, account)
 
     responses = [
@@ -459,7 +439,7 @@ async def test_contacts_are_listed_for_contacts_domains_or_orders(
     api: Api, db: Database, settings: Settings, permissions: list[Permission]
 ) -> None:
     _, account = await _owned_account(api, db, settings)
-    await _add_contact(db, account)
+    await create_contact(db, account=account)
     member = await _member(api, db, settings, account, permissions)
 
     response = await member(CONTACTS, {"id": _gid("ClientAccount", account.id)})
@@ -583,7 +563,7 @@ async def test_a_contact_a_domain_uses_cannot_be_deleted(
     api: Api, db: Database, settings: Settings, role: str
 ) -> None:
     owner, account = await _owned_account(api, db, settings)
-    contact = await _add_contact(db, account)
+    contact = await create_contact(db, account=account)
     await _domain_naming(db, account, contact, role)
 
     response = await owner(DELETE_CONTACT, {"id": _gid("Contact", contact.id)})
@@ -597,7 +577,7 @@ async def test_the_foreign_key_refuses_what_the_check_did_not_see(
     api: Api, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     owner, account = await _owned_account(api, db, settings)
-    contact = await _add_contact(db, account)
+    contact = await create_contact(db, account=account)
     await _domain_naming(db, account, contact, "registrant")
 
     # As if the domain had named the contact just after the check looked.
@@ -622,7 +602,7 @@ async def test_contacts_and_primary_contact_cost_the_same_for_1_and_30_contacts(
 ) -> None:
     owner, account = await _owned_account(api, db, settings)
     for index in range(contacts - 1):
-        await _add_contact(db, account, first_name=f"Kontakt {index}")
+        await create_contact(db, account=account, first_name=f"Kontakt {index}")
 
     response, statements = await owner.count(CONTACTS_AND_PRIMARY, {"id": _gid("ClientAccount", account.id)})
 

@@ -15,13 +15,21 @@ import pytest
 from clientarea.catalogue import sync_catalogue
 from models.accounts import ClientAccount
 from models.database import Database
+from models.hosting import Domain
 from models.users import User
 from resolvers.core.context import Context
 from resolvers.core.lookahead import at_hand, domains_ahead, side_by_side
 from resolvers.core.principal import Principal
 from resolvers.core.settings import Settings
 from resolvers.loaders import Loaders
-from tests.factories import create_account, create_domain, create_service, create_user, session_for
+from tests.factories import (
+    create_account,
+    create_contact,
+    create_domain,
+    create_service,
+    create_user,
+    session_for,
+)
 from tests.graphql import Api
 
 
@@ -60,6 +68,27 @@ async def test_a_page_of_domains_costs_one_statement_per_level_and_its_rows_are_
         assert at_hand(context.loaders.account, domain.account_id, lambda row: row.id) == domain.account_id
         assert at_hand(context.loaders.owner, domain.account_id, lambda row: row.id) == owner.id
     assert db.counter.count == 3
+
+
+async def test_only_the_contact_roles_selected_are_fetched(db: Database, settings: Settings) -> None:
+    # Given a domain whose admin contact is another than its registrant
+    await sync_catalogue(db)
+    owner = await create_user(db)
+    account = await create_account(db, owner=owner)
+    domain = await create_domain(db, account=account)
+    admin = await create_contact(db, account=account, first_name="Ada")
+    async with db.begin() as session:
+        stored = await session.get(Domain, domain.id)
+        assert stored is not None
+        stored.admin_contact_id = admin.id
+    context = _context(db, settings, owner)
+
+    # When the page's selection shows only registrants
+    await domains_ahead(context, [stored], {"contacts": {"registrant": {}}})
+
+    # Then the registrant is in hand and the admin contact was not read
+    assert domain.registrant_contact_id in context.loaders.contact._cache
+    assert admin.id not in context.loaders.contact._cache
 
 
 async def test_what_is_not_selected_is_not_fetched_and_loads_when_read(

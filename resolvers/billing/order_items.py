@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.catalogue import BillingCycle, ProductType
 from models.contacts import Contact
-from models.hosting import Domain, DomainStatus
+from models.hosting import CONTACT_ROLES, Domain, DomainStatus
 from resolvers.billing.pricing import PriceList, price_lists
 from resolvers.core.domain_names import normalise_domain_name, normalise_hostname
 from resolvers.core.errors import Problem, Rejected, UserErrorCode, not_found
@@ -21,9 +21,6 @@ LIVE_DOMAIN_STATES = (
     DomainStatus.PENDING_TRANSFER,
     DomainStatus.ACTIVE,
 )
-
-
-ROLES = ("registrant", "admin", "tech", "billing")
 
 
 class SpecificationLike(Protocol):
@@ -121,7 +118,7 @@ async def check_items(
         if result is None:
             continue
         if result.domain_name is not None:
-            for role in ROLES:
+            for role in CONTACT_ROLES:
                 contact = contact_ids.get((index, role))
                 if (index, role) in contact_ids and (contact is None or contact not in own_contacts):
                     problems.append(not_found(*path, "domain", "contacts", f"{role}ContactId").problems[0])
@@ -134,7 +131,7 @@ async def check_items(
                     )
                 )
             names[result.domain_name] = index
-            result.contact_ids = {role: contact_ids.get((index, role)) for role in ROLES}
+            result.contact_ids = {role: contact_ids.get((index, role)) for role in CONTACT_ROLES}
         checked.append(result)
     if names:
         taken = set(

@@ -19,9 +19,9 @@ from models.base import utcnow
 from models.billing import IdempotencyKey, Order
 from models.catalogue import BillingCycle
 from models.contacts import Contact
-from models.hosting import Domain, DomainStatus, Service, ServiceStatus
+from models.hosting import CONTACT_ROLES, Domain, DomainStatus, Service, ServiceStatus
 from resolvers.billing.issuing import CYCLE_MONTHS, Issued, ItemDraft, draft_order, period_end, take_numbers
-from resolvers.billing.order_items import ROLES, CheckedItem, OrderItemLike, check_items
+from resolvers.billing.order_items import CheckedItem, OrderItemLike, check_items
 from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.errors import UserErrorCode, reject
@@ -216,7 +216,7 @@ async def _domain(
     product = item.prices.product
     registrant = item.contact_ids["registrant"] or primary
     assert registrant is not None
-    roles = {role: item.contact_ids[role] or registrant for role in ROLES}
+    roles = {role: item.contact_ids[role] or registrant for role in CONTACT_ROLES}
     transfer = item.action == "TRANSFER"
     domain = Domain(
         account_id=account.id,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiodataloader import DataLoader
 
-from models.hosting import Domain, Service
+from models.hosting import CONTACT_ROLES, Domain, Service
 
 if TYPE_CHECKING:
     from resolvers.core.context import Context
@@ -89,17 +89,17 @@ async def domains_ahead(context: Context, domains: list[Domain], below: Selected
         return
     reads: list[Callable[[], Awaitable[Any]]] = []
     if "contacts" in below:
+        # The roles shown; contacts the page's statement brought along are in hand already.
+        columns = [f"{role}_contact_id" for role in CONTACT_ROLES if role in below["contacts"]]
+        contact = context.loaders.contact
         contact_ids = _unique(
             pk
             for domain in domains
-            for pk in (
-                domain.registrant_contact_id,
-                domain.admin_contact_id,
-                domain.tech_contact_id,
-                domain.billing_contact_id,
-            )
+            for column in columns
+            if (pk := getattr(domain, column)) not in contact._cache
         )
-        reads.append(lambda: context.loaders.contact.load_many(contact_ids))
+        if contact_ids:
+            reads.append(lambda: contact.load_many(contact_ids))
     if "account" in below:
         account_ids = [d.account_id for d in domains]
         reads.append(lambda: linked_accounts_ahead(context, account_ids, below["account"]))

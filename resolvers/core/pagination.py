@@ -174,12 +174,15 @@ async def paginate(
     after: str | None,
     descending: bool = False,
     values: Mapping[str, Any] | None = None,
+    count_of: Select[Any] | None = None,
 ) -> Page[Any]:
     """One page of `statement`, ordered by `keys` (unique together), starting after `after`.
 
     `key_of` gives a row's values for `keys`; rows are what the session's execute() yields.
     `values` are those of the statement's bound parameters: a statement built once with them
-    (rather than with the values written in) is reused as it is.
+    (rather than with the values written in) is reused as it is. `count_of` is the statement whose
+    rows the count counts, when `statement` joins more (rows brought along, one per row) than the
+    count needs; it takes the same `values`.
     The count (`Page.count`) is a statement of its own only when there is more than one page: one
     with LIMIT stops at the page's end, where a count along the same rows (a window) would read
     them all, and the planner, costing it as though the LIMIT stopped it early, joins them row by
@@ -201,7 +204,8 @@ async def paginate(
 
     async def counted() -> int:
         async with db.read() as session:
-            return int((await session.execute(_count_statement(statement), dict(values or {}))).scalar_one())
+            counting_statement = _count_statement(statement if count_of is None else count_of)
+            return int((await session.execute(counting_statement, dict(values or {}))).scalar_one())
 
     def start_count() -> None:
         # A connection that will show its count starts it here, so the statement runs beside the

@@ -9,12 +9,13 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Select, bindparam, false, func, or_, select
+from sqlalchemy import Select, and_, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from models.base import stored
+from models.base import columns_of, stored, stored_then_rest
 from models.contacts import Contact
-from models.hosting import Domain, DomainStatus
+from models.hosting import CONTACT_ROLES, Domain, DomainStatus
 from resolvers.core.audit import record
 from resolvers.core.context import Context
 from resolvers.core.domain_names import normalise_hostname, search_form
@@ -68,6 +69,28 @@ def _domains(principal: Principal, given: frozenset[str], search: str | None) ->
     return statement
 
 
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _with_contacts(statement: Select[Any], roles: tuple[str, ...]) -> Select[Any]:
+    """`statement` with, after each domain's columns, the contact it names for each of `roles`
+    when that contact belongs to the domain's own account (else nulls).
+
+    Such a contact is one the viewer may see: the page holds only domains of accounts the viewer is
+    a member of, and the contact loader shows a contact to every member of its account. Orders and
+    contact changes take only the account's own contacts, so that is every contact a domain names;
+    one of another account all the same would come as nulls and go through the loader, which
+    decides."""
+    for role in roles:
+        contact = aliased(Contact)
+        statement = statement.outerjoin(
+            contact,
+            and_(
+                contact.id == getattr(Domain, f"{role}_contact_id"),
+                contact.account_id == Domain.account_id,
+            ),
+        ).add_columns(*(getattr(contact, column.key) for column in columns_of(Contact)))
+    return statement
+
+
 async def list_domains(
     context: Context,
     *,
@@ -75,12 +98,15 @@ async def list_domains(
     after: str | None,
     filter: DomainFilterLike | None,
     account_id: uuid.UUID | None = None,
+    contacts: frozenset[str] = frozenset(),
 ) -> Page[Domain]:
     """Domains of every account where the viewer (or their token) holds VIEW_DOMAINS, or of one of them.
 
     Ordered by ID, i.e. by creation (UUIDv7): a new domain sorts after every existing one and an ID
     never changes, so a client paging through neither misses nor repeats a domain while others are
     added or renewed (ordering by `expires_at` would move a domain across pages at each renewal).
+    The contacts of the roles in `contacts` (those the page shows) come in the same statement
+    where they belong to the domain's account, and are primed in `loaders.contact`.
     """
     principal = require_principal(context)
     given = _filter_values(filter, account_id)
@@ -90,19 +116,29 @@ async def list_domains(
         statement = _domains.__wrapped__(principal, frozenset(given), search)
     else:
         statement = _domains(principal, frozenset(given), None)
+    roles = tuple(role for role in CONTACT_ROLES if role in contacts)
     page = await paginate(
         context.db,
-        statement,
+        _with_contacts(statement, roles) if roles else statement,
         keys=[Domain.id],
         key_of=lambda row: (row.id,),
         first=first,
         after=after,
         values=given,
+        count_of=statement,
     )
-    domains = page.map(stored(Domain))
-    for _, domain in domains.edges:
+    split, make_contact = stored_then_rest(Domain), stored(Contact)
+    width = len(columns_of(Contact))
+    domains: list[tuple[str, Domain]] = []
+    for cursor, row in page.edges:
+        domain, joined = split(row)
+        domains.append((cursor, domain))
         context.loaders.domain.prime(domain.id, domain)
-    return domains
+        for start in range(0, len(joined), width):
+            contact = make_contact(joined[start : start + width])
+            if contact.id is not None:
+                context.loaders.contact.prime(contact.id, contact)
+    return page.with_edges(domains)
 
 
 async def _locked(session: AsyncSession, domain_id: uuid.UUID) -> Domain:

@@ -171,13 +171,11 @@ class ClientAccount(Node):
         after: str | None = None,
         filter: Annotated[DomainFilter, strawberry.lazy("schema.hosting.domains")] | None = None,
     ) -> Connection[Annotated[Domain, strawberry.lazy("schema.hosting.domains")]] | None:
-        from resolvers.hosting.domains import list_domains
         from schema.hosting.domains import domain_connection
 
-        page = await list_domains(
-            info.context, account_id=self.account_pk, first=first, after=after, filter=filter
+        return await domain_connection(
+            info, account_id=self.account_pk, first=first, after=after, filter=filter
         )
-        return await domain_connection(info, page)
 
     @strawberry.field(**gated(ORDER.view))
     async def orders(

@@ -14,13 +14,12 @@ from models.hosting import DomainStatus
 from resolvers.core.context import Context
 from resolvers.core.ids import encode_id
 from resolvers.core.lookahead import at_hand, domains_ahead
-from resolvers.core.pagination import Page
 from resolvers.core.policies import DOMAIN
 from resolvers.hosting import domains as resolve
 from schema.contacts import Contact
 from schema.core.base import Connection, Node, UserError, account_field, account_keys
 from schema.core.ids import decode_id
-from schema.core.lookahead import nodes_ahead
+from schema.core.lookahead import nodes_ahead, selected
 from schema.core.policy import Granted, OnObject, gated, mutation
 
 if TYPE_CHECKING:
@@ -97,8 +96,25 @@ class Domain(Node):
     account = account_field()
 
 
-async def domain_connection(info: Info[Context, None], page: Page[models.Domain]) -> Connection[Domain]:
-    """A page of domains, with the accounts and contacts its selection asks for fetched ahead."""
+async def domain_connection(
+    info: Info[Context, None],
+    *,
+    first: int | None,
+    after: str | None,
+    filter: DomainFilter | None,
+    account_id: uuid.UUID | None = None,
+) -> Connection[Domain]:
+    """A page of domains (`resolve.list_domains`), with the contacts its nodes show read in its own
+    statement, and the accounts and other contacts its selection asks for fetched ahead."""
+    contacts = selected(info, "edges", "node", "contacts")
+    page = await resolve.list_domains(
+        info.context,
+        first=first,
+        after=after,
+        filter=filter,
+        account_id=account_id,
+        contacts=frozenset(contacts),
+    )
     await domains_ahead(info.context, [row for _, row in page.edges], nodes_ahead(info, page))
     return Connection.of(page, Domain.of)
 
