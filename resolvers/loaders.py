@@ -23,10 +23,10 @@ from resolvers.core.loaders import (
     DomainByIdLoader,
     InvitationByIdLoader,
     MembershipByIdLoader,
-    OwnerByAccountIdLoader,
     ServiceByIdLoader,
     UserByIdLoader,
 )
+from resolvers.core.owners import OwnerByAccountIdLoader
 from resolvers.scopes import ScopeLoaders
 from resolvers.tickets import TicketLoaders
 from resolvers.users import SeenUserLoader

@@ -25,6 +25,7 @@ from schema.accounts.connections import ClientAccountConnection
 from schema.accounts.mutations import BillingProfileInput
 from schema.core.base import Connection, Node, UserError
 from schema.core.ids import decode_id
+from schema.core.lookahead import selected
 from schema.core.policy import Granted, Identity, Public, SignedIn, mutation
 from schema.scopes import MembershipScope, MembershipScopeInput, decode_scope
 from schema.users import User
@@ -109,7 +110,10 @@ class Viewer:
         after: str | None = None,
         search: str | None = None,
     ) -> ClientAccountConnection:
-        page = await accounts_resolve.viewer_accounts(info.context, first=first, after=after, search=search)
+        owners = "owner" in selected(info, "edges", "node")
+        page = await accounts_resolve.viewer_accounts(
+            info.context, first=first, after=after, search=search, owners=owners
+        )
         return await ClientAccountConnection.of(info, page)
 
     @strawberry.field(

@@ -281,8 +281,8 @@ async def test_partner_services_as_sent(api: Api, db: Database, settings: Settin
 
 
 # Session lookup, page of services with their products (holding all of them, it is their count),
-# accounts, owners.
-PARTNER_SERVICES_STATEMENTS = 4
+# accounts with their owners.
+PARTNER_SERVICES_STATEMENTS = 3
 
 
 @pytest.mark.parametrize("accounts", [1, 10, 50])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from clientarea.catalogue import sync_catalogue
 from models.database import Database
 from models.permissions import Permission
 from resolvers.core.settings import Settings
-from tests.factories import add_member, create_account, create_user, session_for
+from tests.factories import add_member, create_account, create_service, create_user, session_for
 from tests.graphql import Api
 
 DASHBOARD_ACCOUNTS = """
@@ -51,9 +52,38 @@ async def test_account_switcher_costs_the_same_for_1_10_and_100_accounts(
     assert connection["totalCount"] == accounts
     assert len(connection["edges"]) == accounts
     assert all(e["node"]["owner"]["name"] for e in connection["edges"])
-    # session lookup (with the viewer's user), page of accounts with memberships (all of them:
-    # their count), owners
-    assert statements == 3, db.counter.statements
+    # session lookup (with the viewer's user), page of accounts with memberships and owners (all
+    # of them: their count)
+    assert statements == 2, db.counter.statements
+
+
+async def test_each_account_and_service_shows_its_own_owner(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    # Given an agency in three accounts of three owners, each account with a service
+    await sync_catalogue(db)
+    agency = await create_user(db, email="agency@example.com")
+    owners = {}
+    for index in range(3):
+        owner = await create_user(db, name=f"Owner {index}")
+        account = await create_account(db, owner=owner, name=f"Customer {index}")
+        await add_member(db, account=account, user=agency, permissions=[Permission.VIEW_SERVICES])
+        await create_service(db, account=account)
+        owners[f"Customer {index}"] = f"Owner {index}"
+    api.set_session(await session_for(db, settings, agency))
+
+    # When the agency lists its accounts, and (another request) its services with their accounts
+    accounts = await api("{ viewer { accounts(first: 10) { edges { node { name owner { name } } } } } }")
+    services = await api(
+        "{ viewer { services(first: 10) { edges { node { account { name owner { name } } } } } } }"
+    )
+
+    # Then every account, read in the page or ahead of the services, comes with its own owner
+    assert accounts.errors == services.errors == []
+    shown = [edge["node"] for edge in accounts.data["viewer"]["accounts"]["edges"]]
+    shown += [edge["node"]["account"] for edge in services.data["viewer"]["services"]["edges"]]
+    assert len(shown) == 6
+    assert all(node["owner"]["name"] == owners[node["name"]] for node in shown), shown
 
 
 COUNTED = """

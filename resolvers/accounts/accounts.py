@@ -22,6 +22,7 @@ from resolvers.core.context import Context
 from resolvers.core.emails import language_for_country
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
+from resolvers.core.owners import prime_owner, with_owners
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.permissions import (
     STATEMENTS_KEPT,
@@ -168,17 +169,23 @@ def _viewer_accounts(principal: Principal) -> Select[Any]:
     return statement
 
 
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _viewer_accounts_with_owners(principal: Principal) -> Select[Any]:
+    return with_owners(_viewer_accounts(principal), ClientAccount.id)
+
+
 async def viewer_accounts(
-    context: Context, *, first: int | None, after: str | None, search: str | None
+    context: Context, *, first: int | None, after: str | None, search: str | None, owners: bool = False
 ) -> Page[tuple[ClientAccount, Access]]:
-    """The viewer's accounts by name, with their access; primes the access loader with it."""
+    """The viewer's accounts by name, with their access; primes the access loader with it, and
+    with `owners` (the page shows them) the owner loader with each account's owner."""
     principal = require_principal(context)
-    statement = _viewer_accounts(principal)
+    counted = _viewer_accounts(principal)
+    statement = _viewer_accounts_with_owners(principal) if owners else counted
     if search and search.strip():
         # The caller's text: a statement of its own, not one kept for the viewer.
-        statement = statement.where(
-            func.lower(ClientAccount.name).contains(search.strip().lower(), autoescape=True)
-        )
+        contains = func.lower(ClientAccount.name).contains(search.strip().lower(), autoescape=True)
+        statement, counted = statement.where(contains), counted.where(contains)
     page = await paginate(
         context.db,
         statement,
@@ -186,11 +193,15 @@ async def viewer_accounts(
         key_of=lambda row: (row.name, row.id),
         first=first,
         after=after,
+        count_of=counted,
     )
     edges: list[tuple[str, tuple[ClientAccount, Access]]] = []
     split = stored_then_rest(ClientAccount)
     for cursor, row in page.edges:
-        account, (membership_id, role, mask, scoped, two_factor_on) = split(row)
+        account, rest = split(row)
+        membership_id, role, mask, scoped, two_factor_on = rest[:5]
+        if owners:
+            prime_owner(context, account.id, rest[5:])
         access = Access.of(
             principal,
             account_id=account.id,

@@ -244,24 +244,6 @@ class ClientAccountByIdLoader(ById[ClientAccount]):
     model = ClientAccount
 
 
-_OWNERS = (
-    select(Membership.account_id, *columns_of(User))
-    .join(User, User.id == Membership.user_id)
-    .where(among_keys(Membership.account_id), Membership.role == MembershipRole.OWNER)
-)
-
-
-class OwnerByAccountIdLoader(Loader[uuid.UUID, User]):
-    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, User]:
-        async with self.context.db.read() as session:
-            result = await session.execute(_OWNERS, {"keys": list(keys)})
-            make = stored(User)
-            owners: dict[uuid.UUID, Any] = {row[0]: make(row[1:]) for row in result}
-        for user in owners.values():
-            self.context.loaders.user.prime(user.id, user)
-        return owners
-
-
 class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):
     """The viewer's memberships, read once per request for the accounts the request touches; the
     accounts come along and prime `loaders.account`."""
