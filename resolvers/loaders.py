@@ -18,7 +18,6 @@ from resolvers.core.loaders import (
     AccessByAccountIdLoader,
     AccountIdsByApiTokenLoader,
     AuditEventByIdLoader,
-    ClientAccountByIdLoader,
     ContactByIdLoader,
     DomainByIdLoader,
     InvitationByIdLoader,
@@ -26,7 +25,7 @@ from resolvers.core.loaders import (
     ServiceByIdLoader,
     UserByIdLoader,
 )
-from resolvers.core.owners import OwnerByAccountIdLoader
+from resolvers.core.owners import ClientAccountByIdLoader, OwnerByAccountIdLoader
 from resolvers.scopes import ScopeLoaders
 from resolvers.tickets import TicketLoaders
 from resolvers.users import SeenUserLoader

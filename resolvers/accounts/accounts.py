@@ -22,7 +22,7 @@ from resolvers.core.context import Context
 from resolvers.core.emails import language_for_country
 from resolvers.core.errors import Rejected, UserErrorCode, reject
 from resolvers.core.ids import encode_id
-from resolvers.core.owners import prime_owner, with_owners
+from resolvers.core.owners import owners_around, prime_owner
 from resolvers.core.pagination import Page, paginate
 from resolvers.core.permissions import (
     STATEMENTS_KEPT,
@@ -169,23 +169,18 @@ def _viewer_accounts(principal: Principal) -> Select[Any]:
     return statement
 
 
-@lru_cache(maxsize=STATEMENTS_KEPT)
-def _viewer_accounts_with_owners(principal: Principal) -> Select[Any]:
-    return with_owners(_viewer_accounts(principal), ClientAccount.id)
-
-
 async def viewer_accounts(
     context: Context, *, first: int | None, after: str | None, search: str | None, owners: bool = False
 ) -> Page[tuple[ClientAccount, Access]]:
     """The viewer's accounts by name, with their access; primes the access loader with it, and
     with `owners` (the page shows them) the owner loader with each account's owner."""
     principal = require_principal(context)
-    counted = _viewer_accounts(principal)
-    statement = _viewer_accounts_with_owners(principal) if owners else counted
+    statement = _viewer_accounts(principal)
     if search and search.strip():
         # The caller's text: a statement of its own, not one kept for the viewer.
-        contains = func.lower(ClientAccount.name).contains(search.strip().lower(), autoescape=True)
-        statement, counted = statement.where(contains), counted.where(contains)
+        statement = statement.where(
+            func.lower(ClientAccount.name).contains(search.strip().lower(), autoescape=True)
+        )
     page = await paginate(
         context.db,
         statement,
@@ -193,7 +188,7 @@ async def viewer_accounts(
         key_of=lambda row: (row.name, row.id),
         first=first,
         after=after,
-        count_of=counted,
+        around=owners_around if owners else None,
     )
     edges: list[tuple[str, tuple[ClientAccount, Access]]] = []
     split = stored_then_rest(ClientAccount)

@@ -7,8 +7,9 @@ account the viewer cannot reach comes back missing from the same single statemen
 does not exist (DESIGN rule 6). The same statement reads the viewer's standing in the row's account
 and primes `loaders.access` with it, so the permission check after it costs nothing either.
 
-`ById` reads any row whatever the viewer: users (whose visibility `SeenUserLoader` decides) and
-accounts (reached only after the viewer's access to them was read). Staff commands and jobs, which
+`ById` reads any row whatever the viewer: users (whose visibility `SeenUserLoader` decides); the
+account loader (resolvers/core/owners.py) reads any account with its owner, reached only after the
+viewer's access to it was read. Staff commands and jobs, which
 have no viewer, read with their own sessions.
 """
 
@@ -238,10 +239,6 @@ def _scoped(loader: Hashable, principal: Principal) -> Select[Any]:
 
 class UserByIdLoader(ById[User]):
     model = User
-
-
-class ClientAccountByIdLoader(ById[ClientAccount]):
-    model = ClientAccount
 
 
 class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):

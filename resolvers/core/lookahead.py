@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from aiodataloader import DataLoader
 
 from models.hosting import CONTACT_ROLES, Domain, Service
-from resolvers.core.owners import load_accounts_with_owners
 
 if TYPE_CHECKING:
     from resolvers.core.context import Context
@@ -79,13 +78,10 @@ async def accounts_ahead(context: Context, account_ids: list[uuid.UUID], below: 
 async def linked_accounts_ahead(context: Context, account_ids: Iterable[uuid.UUID], below: Selected) -> None:
     """The accounts a page of other entities points at, then what their selection asks for."""
     ids = _unique(account_ids)
-    if not ids:
-        return
-    if "owner" in below:
-        await load_accounts_with_owners(context, ids)
-    else:
+    if ids:
+        # The account loader brings each one's owner along (resolvers/core/owners.py).
         await context.loaders.account.load_many(ids)
-    await accounts_ahead(context, ids, below)
+        await accounts_ahead(context, ids, below)
 
 
 async def domains_ahead(context: Context, domains: list[Domain], below: Selected) -> None:

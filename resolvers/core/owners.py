@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, Subquery, and_, select
 from sqlalchemy.orm import aliased
 
 from models.accounts import ClientAccount, Membership, MembershipRole
@@ -52,6 +52,12 @@ def with_owners(statement: Select[Any], account_id: Any) -> Select[Any]:
     )
 
 
+def owners_around(page: Subquery) -> Select[Any]:
+    """A page of accounts (`paginate`'s `around`; the account's ID its `id`) with each account's
+    owner after its columns: joined to the page's accounts, not to every account it was cut from."""
+    return with_owners(select(page), page.c.id)
+
+
 def prime_owner(context: Context, account_id: uuid.UUID, columns: Sequence[Any]) -> None:
     """Primes `loaders.owner` (and `loaders.user`) with the owner's columns `with_owners` added."""
     owner = stored(User)(columns)
@@ -65,18 +71,18 @@ _ACCOUNTS_WITH_OWNERS = with_owners(
 )
 
 
-async def load_accounts_with_owners(context: Context, account_ids: Sequence[uuid.UUID]) -> None:
-    """Loads the accounts and their owners (`loaders.account`, `loaders.owner`) in one statement;
-    those already in hand are not read again."""
-    accounts, owners = context.loaders.account, context.loaders.owner
-    wanted = [pk for pk in account_ids if pk not in accounts._cache or pk not in owners._cache]
-    if wanted:
-        async with context.db.read() as session:
-            rows = list(await session.execute(_ACCOUNTS_WITH_OWNERS, {"keys": wanted}))
+class ClientAccountByIdLoader(Loader[uuid.UUID, ClientAccount]):
+    """Any account by ID (reached only once the viewer's access to it was read), each with its
+    owner, which primes `loaders.owner`: a page that shows the accounts its rows point at and
+    their owners reads both in one statement, and every such read of a request in one batch."""
+
+    async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, ClientAccount]:
+        async with self.context.db.read() as session:
+            rows = list(await session.execute(_ACCOUNTS_WITH_OWNERS, {"keys": list(keys)}))
         split = stored_then_rest(ClientAccount)
+        found: dict[uuid.UUID, ClientAccount] = {}
         for row in rows:
             account, owner = split(row)
-            accounts.prime(account.id, account)
-            prime_owner(context, account.id, owner)
-    # Any account not found loads (as missing) the usual way.
-    await accounts.load_many(account_ids)
+            found[account.id] = account
+            prime_owner(self.context, account.id, owner)
+        return found

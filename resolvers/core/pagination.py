@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import Integer, Select, bindparam, func, select, tuple_
+from sqlalchemy import Integer, Select, Subquery, bindparam, func, select, tuple_
 from sqlalchemy.types import TypeEngine
 
 from models.database import Database
@@ -131,9 +131,14 @@ def _after(index: int) -> str:
     return f"page_after_{index}"
 
 
+# What a page's rows bring along (`paginate`'s `around`): a statement over the page (ordered and
+# limited, as a subquery) selecting its columns first, then those of rows joined to each of its.
+Around = Callable[[Subquery], Select[Any]]
+
+
 @lru_cache(maxsize=STATEMENTS_KEPT)
 def _page_statement(
-    statement: Select[Any], keys: tuple[Any, ...], after: bool, descending: bool
+    statement: Select[Any], keys: tuple[Any, ...], after: bool, descending: bool, around: Around | None = None
 ) -> Select[Any]:
     """`statement` ordered by `keys`, limited, and past a cursor if `after`; its values bound
     when it runs. Kept per statement: a statement its caller keeps (built once per viewer and
@@ -144,7 +149,12 @@ def _page_statement(
         bound = tuple_(*(bindparam(_after(i), type_=key.type) for i, key in enumerate(keys)))
         page_statement = page_statement.where(position < bound if descending else position > bound)
     order = [key.desc() for key in keys] if descending else list(keys)
-    return page_statement.order_by(*order).limit(bindparam(_LIMIT, type_=Integer))
+    page_statement = page_statement.order_by(*order).limit(bindparam(_LIMIT, type_=Integer))
+    if around is None:
+        return page_statement
+    rows = page_statement.subquery("page")
+    columns = [rows.c[key.key] for key in keys]
+    return around(rows).order_by(*([column.desc() for column in columns] if descending else columns))
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
@@ -174,15 +184,15 @@ async def paginate(
     after: str | None,
     descending: bool = False,
     values: Mapping[str, Any] | None = None,
-    count_of: Select[Any] | None = None,
+    around: Around | None = None,
 ) -> Page[Any]:
     """One page of `statement`, ordered by `keys` (unique together), starting after `after`.
 
     `key_of` gives a row's values for `keys`; rows are what the session's execute() yields.
     `values` are those of the statement's bound parameters: a statement built once with them
-    (rather than with the values written in) is reused as it is. `count_of` is the statement whose
-    rows the count counts, when `statement` joins more (rows brought along, one per row) than the
-    count needs; it takes the same `values`.
+    (rather than with the values written in) is reused as it is. `around` brings rows along with
+    the page's (`Around`), joined to the page once it is cut, not to every row it was cut from; the
+    count counts `statement`'s rows. Keep the function (one per shape): it keys the kept statement.
     The count (`Page.count`) is a statement of its own only when there is more than one page: one
     with LIMIT stops at the page's end, where a count along the same rows (a window) would read
     them all, and the planner, costing it as though the LIMIT stopped it early, joins them row by
@@ -193,7 +203,7 @@ async def paginate(
     if after is not None:
         position = decode_cursor(after, [key.type for key in keys])
         parameters.update({_after(i): value for i, value in enumerate(position)})
-    page_statement = _page_statement(statement, tuple(keys), after is not None, descending)
+    page_statement = _page_statement(statement, tuple(keys), after is not None, descending, around)
 
     async with db.read() as session:
         rows = list((await session.execute(page_statement, parameters)).all()) if size else []
@@ -204,8 +214,7 @@ async def paginate(
 
     async def counted() -> int:
         async with db.read() as session:
-            counting_statement = _count_statement(statement if count_of is None else count_of)
-            return int((await session.execute(counting_statement, dict(values or {}))).scalar_one())
+            return int((await session.execute(_count_statement(statement), dict(values or {}))).scalar_one())
 
     def start_count() -> None:
         # A connection that will show its count starts it here, so the statement runs beside the

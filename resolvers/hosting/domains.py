@@ -9,7 +9,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import Select, and_, bindparam, false, func, or_, select
+from sqlalchemy import Select, Subquery, and_, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -21,7 +21,7 @@ from resolvers.core.context import Context
 from resolvers.core.domain_names import normalise_hostname, search_form
 from resolvers.core.errors import Problem, Rejected, UserErrorCode, not_found, reject
 from resolvers.core.ids import encode_id
-from resolvers.core.pagination import Page, paginate
+from resolvers.core.pagination import Around, Page, paginate
 from resolvers.core.permissions import STATEMENTS_KEPT, require_principal
 from resolvers.core.policies import DOMAIN
 from resolvers.core.principal import Principal
@@ -70,25 +70,27 @@ def _domains(principal: Principal, given: frozenset[str], search: str | None) ->
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
-def _with_contacts(statement: Select[Any], roles: tuple[str, ...]) -> Select[Any]:
-    """`statement` with, after each domain's columns, the contact it names for each of `roles`
-    when that contact belongs to the domain's own account (else nulls).
+def _with_contacts(roles: tuple[str, ...]) -> Around:
+    """A page of domains with, after each domain's columns, the contact it names for each of
+    `roles` when that contact belongs to the domain's own account (else nulls).
 
     Such a contact is one the viewer may see: the page holds only domains of accounts the viewer is
     a member of, and the contact loader shows a contact to every member of its account. Orders and
     contact changes take only the account's own contacts, so that is every contact a domain names;
     one of another account all the same would come as nulls and go through the loader, which
-    decides."""
-    for role in roles:
-        contact = aliased(Contact)
-        statement = statement.outerjoin(
-            contact,
-            and_(
-                contact.id == getattr(Domain, f"{role}_contact_id"),
-                contact.account_id == Domain.account_id,
-            ),
-        ).add_columns(*(getattr(contact, column.key) for column in columns_of(Contact)))
-    return statement
+    decides. Kept per roles: the function keys the page's kept statement."""
+
+    def around(page: Subquery) -> Select[Any]:
+        statement = select(page)
+        for role in roles:
+            contact = aliased(Contact)
+            statement = statement.outerjoin(
+                contact,
+                and_(contact.id == page.c[f"{role}_contact_id"], contact.account_id == page.c.account_id),
+            ).add_columns(*(getattr(contact, column.key) for column in columns_of(Contact)))
+        return statement
+
+    return around
 
 
 async def list_domains(
@@ -119,13 +121,13 @@ async def list_domains(
     roles = tuple(role for role in CONTACT_ROLES if role in contacts)
     page = await paginate(
         context.db,
-        _with_contacts(statement, roles) if roles else statement,
+        statement,
         keys=[Domain.id],
         key_of=lambda row: (row.id,),
         first=first,
         after=after,
         values=given,
-        count_of=statement,
+        around=_with_contacts(roles) if roles else None,
     )
     split, make_contact = stored_then_rest(Domain), stored(Contact)
     width = len(columns_of(Contact))
