@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any
 
 import orjson
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, Row, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Executable
 
 from models.availability import Breaker
 from models.sqlite_driver import one_trip_dbapi
@@ -257,6 +258,20 @@ class Database:
             if shared.closed:
                 # The request ended while this batch read (a resolver left running): close here.
                 await shared.close()
+
+    async def rows(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """The rows of a statement that selects columns, not entities, read as `read()` reads.
+
+        It runs on the session's connection, not through the session: a statement that names a
+        mapped class anywhere (a column of it, a condition on it) takes the ORM's execution path
+        there, which yields the same rows for such a statement and costs about a fifth of a
+        millisecond more per statement on this project's reads (its setup, a row processor per
+        column, the instances' loading step)."""
+        async with self.read() as session:
+            connection = await session.connection()
+            return (await connection.execute(statement, dict(parameters or {}))).all()
 
     @asynccontextmanager
     async def shared_reads(self) -> AsyncIterator[None]:

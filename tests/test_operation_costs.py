@@ -10,12 +10,17 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import aliased
 
 from clientarea.catalogue import sync_catalogue
+from models.base import columns_of
+from models.billing import Invoice, Order
+from models.contacts import Contact
 from models.database import Database
 from models.permissions import Permission
 from resolvers.core.ids import encode_id
-from resolvers.core.pagination import _page_statement
+from resolvers.core.pagination import _page_statement, _selects_columns
 from resolvers.core.settings import Settings
 from tests.contract_check import CONTRACT_OPERATIONS as OPERATIONS
 from tests.factories import (
@@ -112,3 +117,12 @@ async def test_a_viewers_second_read_builds_no_page_statement(
 
     assert first_answer.errors == second_answer.errors == []
     assert _page_statement.cache_info().misses == built
+
+
+def test_only_pages_of_columns_are_read_past_the_orm() -> None:
+    # Columns, even with conditions on the mapped class: plain rows either way
+    assert _selects_columns(select(*columns_of(Invoice)).where(Invoice.account_id == bindparam("a")))
+    assert _selects_columns(select(Invoice.id, Contact.first_name))
+    # An entity, or an aliased one, needs the session to become an instance
+    assert not _selects_columns(select(Order))
+    assert not _selects_columns(select(Invoice.id, aliased(Contact)))

@@ -4,12 +4,14 @@ two batches at once, and never a source of stale or poisoned reads."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import bindparam, event, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from models.accounts import ClientAccount
+from models.base import columns_of
 from models.database import Database
 from models.permissions import Permission
 from resolvers.core.settings import Settings
@@ -206,3 +208,41 @@ async def test_requests_reading_side_by_side_never_starve_the_pool(settings: Set
         await asyncio.wait_for(asyncio.gather(*(request() for _ in range(24))), timeout=8)
     finally:
         await db.dispose()
+
+
+async def test_rows_of_a_statement_of_columns_are_those_the_session_reads(db: Database) -> None:
+    # Given accounts, and a statement of their columns that names the mapped class in its condition
+    for name in ("Alpha", "Beta", "Gamma"):
+        await create_account(db, owner=await create_user(db), name=name)
+    statement = (
+        select(*columns_of(ClientAccount))
+        .where(ClientAccount.name != bindparam("skipped"))
+        .order_by(ClientAccount.name)
+    )
+    # When read past the ORM and through it
+    plain = await db.rows(statement, {"skipped": "Beta"})
+    async with db.read() as session:
+        through = (await session.execute(statement, {"skipped": "Beta"})).all()
+    # Then the rows are the same, values converted alike (IDs, times, enums)
+    assert [tuple(row) for row in plain] == [tuple(row) for row in through]
+    assert [row.name for row in plain] == ["Alpha", "Gamma"]
+    assert isinstance(plain[0].id, uuid.UUID)
+
+
+async def test_rows_share_the_requests_connection_and_leave_it_usable(db: Database) -> None:
+    checkouts: list[object] = []
+    listener = lambda *args: checkouts.append(args)  # noqa: E731
+    event.listen(db.engine.sync_engine.pool, "checkout", listener)
+    try:
+        async with db.shared_reads():
+            assert (await db.rows(text("SELECT 1")))[0][0] == 1
+            async with db.read() as session:
+                assert (await session.execute(text("SELECT 2"))).scalar_one() == 2
+            # A failed statement gives its connection up; the next read works.
+            with pytest.raises(DBAPIError):
+                await db.rows(text("SELECT * FROM no_such_table"))
+            assert (await db.rows(text("SELECT 3")))[0][0] == 3
+    finally:
+        event.remove(db.engine.sync_engine.pool, "checkout", listener)
+    # One connection until the failure, another after it.
+    assert len(checkouts) == 2, len(checkouts)

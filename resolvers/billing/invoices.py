@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, select
 
+from models.base import columns_of, stored
 from models.billing import Invoice, InvoiceLine, InvoiceStatus, InvoiceTax, Order, OrderItem
 from resolvers.core.loaders import GroupLoader, ScopedLoader
 from resolvers.core.pagination import Page, bound_filters, paginate
@@ -110,20 +111,20 @@ async def invoices(
         context.db,
         _invoices(None if account_id is not None else principal, frozenset(given)),
         keys=[Invoice.id],
-        key_of=lambda row: (row[0].id,),
+        key_of=lambda row: (row.id,),
         first=first,
         after=after,
         descending=True,
         values=given,
     )
-    return page.map(lambda row: row[0])
+    return page.map(stored(Invoice))
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
 def _invoices(viewer: Principal | None, given: frozenset[str]) -> Select[Any]:
     """Invoices of the accounts where `viewer` may see them (of any account without a viewer),
     narrowed by the filters `given` (bound by those names when it runs)."""
-    statement: Select[Any] = select(Invoice)
+    statement: Select[Any] = select(*columns_of(Invoice))
     if viewer is not None:
         visible = visible_memberships(viewer, INVOICE.view)
         statement = statement.join(visible, visible.c.account_id == Invoice.account_id)

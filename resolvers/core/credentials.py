@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.base import utcnow
+from models.base import columns_of, stored, utcnow
 from models.database import Database
 from models.identity import ApiToken, ApiTokenAccount, Session
 from models.permissions import from_mask
@@ -160,7 +160,7 @@ async def authenticate(
 
 # Every request's first statement: built once, its values bound when it runs.
 _LIVE_SESSION = (
-    select(Session.id, Session.last_seen_at, User)
+    select(Session.id, Session.last_seen_at, *columns_of(User))
     .join(User, User.id == Session.user_id)
     .where(
         Session.token_hash == bindparam("token_hash"),
@@ -175,11 +175,11 @@ async def _authenticate_session(db: Database, settings: Settings, secret: str) -
     now = utcnow()
     idle_since = now - timedelta(minutes=settings.session_idle_minutes)
     values = {"token_hash": digest(secret), "now": now, "idle_since": idle_since}
-    async with db.read() as session:
-        row = (await session.execute(_LIVE_SESSION, values)).first()
-    if row is None:
+    rows = await db.rows(_LIVE_SESSION, values)
+    if not rows:
         return None
-    session_id, last_seen_at, user = row
+    session_id, last_seen_at, *columns = tuple(rows[0])
+    user = stored(User)(columns)
     if now - last_seen_at > TOUCH_INTERVAL:
         async with db.begin() as session:
             await session.execute(update(Session).where(Session.id == session_id).values(last_seen_at=now))

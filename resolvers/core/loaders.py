@@ -112,9 +112,8 @@ class ById(Loader[uuid.UUID, V]):
 
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, V]:
         make = stored(self.model)
-        async with self.context.db.read() as session:
-            rows = await session.execute(_by_id(self.model), {"keys": list(keys)})
-            return {row.id: make(row) for row in rows}
+        rows = await self.context.db.rows(_by_id(self.model), {"keys": list(keys)})
+        return {row.id: make(row) for row in rows}
 
 
 @cache
@@ -211,23 +210,20 @@ class ScopedLoader(Loader[uuid.UUID, V]):
         statement = _scoped(cast(Hashable, type(self)), principal)
         found: dict[uuid.UUID, V] = {}
         access = self.context.loaders.access
-        async with self.context.db.read() as session:
-            rows = await session.execute(statement, {"keys": list(keys)})
-            # Each row holds the model's columns (`columns_of`), then the viewer's membership's.
-            split = stored_then_rest(self.model)
-            for row in rows:
-                item, (membership_id, role, mask, scoped, required, enabled) = split(row)
-                found[getattr(item, self.key)] = item
-                account_id = item.account_id
-                if membership_id is None:
-                    access.prime(account_id, None)
-                else:
-                    access.prime(
-                        account_id,
-                        access_of(
-                            principal, account_id, membership_id, role, mask, scoped, required, enabled
-                        ),
-                    )
+        rows = await self.context.db.rows(statement, {"keys": list(keys)})
+        # Each row holds the model's columns (`columns_of`), then the viewer's membership's.
+        split = stored_then_rest(self.model)
+        for row in rows:
+            item, (membership_id, role, mask, scoped, required, enabled) = split(row)
+            found[getattr(item, self.key)] = item
+            account_id = item.account_id
+            if membership_id is None:
+                access.prime(account_id, None)
+            else:
+                access.prime(
+                    account_id,
+                    access_of(principal, account_id, membership_id, role, mask, scoped, required, enabled),
+                )
         return found
 
 
@@ -248,8 +244,7 @@ class AccessByAccountIdLoader(Loader[uuid.UUID, Access | None]):
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, Access | None]:
         principal = self.context.principal
         assert principal is not None
-        async with self.context.db.read() as session:
-            rows = list(await session.execute(_access(principal.user_id), {"keys": list(keys)}))
+        rows = await self.context.db.rows(_access(principal.user_id), {"keys": list(keys)})
         found: dict[uuid.UUID, Access | None] = {}
         # Each row holds the account's columns (`columns_of`), then the membership's.
         split = stored_then_rest(ClientAccount)

@@ -31,10 +31,9 @@ _OWNERS = (
 
 class OwnerByAccountIdLoader(Loader[uuid.UUID, User]):
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, User]:
-        async with self.context.db.read() as session:
-            result = await session.execute(_OWNERS, {"keys": list(keys)})
-            make = stored(User)
-            owners: dict[uuid.UUID, Any] = {row[0]: make(row[1:]) for row in result}
+        make = stored(User)
+        rows = await self.context.db.rows(_OWNERS, {"keys": list(keys)})
+        owners: dict[uuid.UUID, Any] = {row[0]: make(row[1:]) for row in rows}
         for user in owners.values():
             self.context.loaders.user.prime(user.id, user)
         return owners
@@ -77,8 +76,7 @@ class ClientAccountByIdLoader(Loader[uuid.UUID, ClientAccount]):
     their owners reads both in one statement, and every such read of a request in one batch."""
 
     async def fetch(self, keys: Sequence[uuid.UUID]) -> Mapping[uuid.UUID, ClientAccount]:
-        async with self.context.db.read() as session:
-            rows = list(await session.execute(_ACCOUNTS_WITH_OWNERS, {"keys": list(keys)}))
+        rows = await self.context.db.rows(_ACCOUNTS_WITH_OWNERS, {"keys": list(keys)})
         split = stored_then_rest(ClientAccount)
         found: dict[uuid.UUID, ClientAccount] = {}
         for row in rows:

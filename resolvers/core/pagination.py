@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import Integer, Select, Subquery, bindparam, func, select, tuple_
+from sqlalchemy import Integer, Select, Subquery, bindparam, func, inspect, select, tuple_
 from sqlalchemy.types import TypeEngine
 
 from models.database import Database
@@ -158,6 +158,18 @@ def _page_statement(
 
 
 @lru_cache(maxsize=STATEMENTS_KEPT)
+def _selects_columns(statement: Select[Any]) -> bool:
+    """Whether `statement` selects only columns, no entity: its rows are plain either way, and it
+    is read past the ORM (`Database.rows`)."""
+    return not any(_is_entity(description["expr"]) for description in statement.column_descriptions)
+
+
+def _is_entity(expression: Any) -> bool:
+    found = inspect(expression, raiseerr=False)
+    return bool(getattr(found, "is_mapper", False) or getattr(found, "is_aliased_class", False))
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
 def _count_statement(statement: Select[Any]) -> Select[Any]:
     return select(func.count()).select_from(statement.order_by(None).subquery())
 
@@ -205,16 +217,19 @@ async def paginate(
         parameters.update({_after(i): value for i, value in enumerate(position)})
     page_statement = _page_statement(statement, tuple(keys), after is not None, descending, around)
 
-    async with db.read() as session:
-        rows = list((await session.execute(page_statement, parameters)).all()) if size else []
+    rows: list[Any] = []
+    if size and _selects_columns(page_statement):
+        rows = list(await db.rows(page_statement, parameters))
+    elif size:
+        async with db.read() as session:
+            rows = list((await session.execute(page_statement, parameters)).all())
     # A first page that holds every row is the count: no statement for it.
     whole = after is None and size > 0 and len(rows) <= size
 
     counting: asyncio.Future[int] | None = None
 
     async def counted() -> int:
-        async with db.read() as session:
-            return int((await session.execute(_count_statement(statement), dict(values or {}))).scalar_one())
+        return int((await db.rows(_count_statement(statement), values))[0][0])
 
     def start_count() -> None:
         # A connection that will show its count starts it here, so the statement runs beside the

@@ -241,9 +241,8 @@ async def pending_for_viewer(context: Context) -> list[Invitation]:
     if principal.restricted or not await email_verified(context):
         return []
     make = stored(Invitation)
-    async with context.db.read() as session:
-        rows = await session.execute(_PENDING, {"email": principal.email, "now": utcnow()})
-        invitations: list[Invitation] = [make(row) for row in rows]
+    rows = await context.db.rows(_PENDING, {"email": principal.email, "now": utcnow()})
+    invitations: list[Invitation] = [make(row) for row in rows]
     for invitation in invitations:
         context.loaders.invitation.prime(invitation.id, invitation)
     return invitations
