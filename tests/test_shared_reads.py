@@ -244,5 +244,23 @@ async def test_rows_share_the_requests_connection_and_leave_it_usable(db: Databa
             assert (await db.rows(text("SELECT 3")))[0][0] == 3
     finally:
         event.remove(db.engine.sync_engine.pool, "checkout", listener)
-    # One connection until the failure, another after it.
+    # One connection until the failure, another after it; none held once the block ends.
     assert len(checkouts) == 2, len(checkouts)
+    assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_rows_after_a_session_read_on_its_connection(db: Database) -> None:
+    checkouts: list[object] = []
+    listener = lambda *args: checkouts.append(args)  # noqa: E731
+    event.listen(db.engine.sync_engine.pool, "checkout", listener)
+    try:
+        async with db.shared_reads():
+            async with db.read() as session:
+                await session.execute(text("SELECT 1"))
+            assert (await db.rows(text("SELECT 2")))[0][0] == 2
+            async with db.read() as again:
+                assert again is session
+    finally:
+        event.remove(db.engine.sync_engine.pool, "checkout", listener)
+    assert len(checkouts) == 1, len(checkouts)
+    assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
