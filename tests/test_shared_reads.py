@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import bindparam, event, select, text, update
@@ -24,6 +26,18 @@ from tests.factories import (
     session_for,
 )
 from tests.graphql import Api
+
+
+@contextmanager
+def checkouts_of(db: Database) -> Iterator[list[object]]:
+    """The pool's checkouts while the block runs."""
+    checkouts: list[object] = []
+    listener = lambda *args: checkouts.append(args)  # noqa: E731
+    event.listen(db.engine.sync_engine.pool, "checkout", listener)
+    try:
+        yield checkouts
+    finally:
+        event.remove(db.engine.sync_engine.pool, "checkout", listener)
 
 
 async def test_reads_in_the_block_share_one_session_and_close_it_after(db: Database) -> None:
@@ -104,17 +118,12 @@ async def test_a_request_checks_out_one_connection_for_all_its_reads(
         await create_service(db, account=account)
         await create_domain(db, account=account)
     api.set_session(await session_for(db, settings, agency))
-    checkouts: list[object] = []
-    listener = lambda *args: checkouts.append(args)  # noqa: E731
-    event.listen(db.engine.sync_engine.pool, "checkout", listener)
-    try:
+    with checkouts_of(db) as checkouts:
         response, statements = await api.count(
             """{ viewer { services(first: 10) { totalCount edges { node { id product { name }
                  account { name owner { name } } } } }
                  domains(first: 10) { totalCount edges { node { name account { name } } } } } }"""
         )
-    finally:
-        event.remove(db.engine.sync_engine.pool, "checkout", listener)
     assert response.errors == []
     assert len(response.data["viewer"]["services"]["edges"]) == 3
     # Session, the two pages (the services' with their products), accounts with their owners.
@@ -230,10 +239,7 @@ async def test_rows_of_a_statement_of_columns_are_those_the_session_reads(db: Da
 
 
 async def test_rows_share_the_requests_connection_and_leave_it_usable(db: Database) -> None:
-    checkouts: list[object] = []
-    listener = lambda *args: checkouts.append(args)  # noqa: E731
-    event.listen(db.engine.sync_engine.pool, "checkout", listener)
-    try:
+    with checkouts_of(db) as checkouts:
         async with db.shared_reads():
             assert (await db.rows(text("SELECT 1")))[0][0] == 1
             async with db.read() as session:
@@ -242,25 +248,18 @@ async def test_rows_share_the_requests_connection_and_leave_it_usable(db: Databa
             with pytest.raises(DBAPIError):
                 await db.rows(text("SELECT * FROM no_such_table"))
             assert (await db.rows(text("SELECT 3")))[0][0] == 3
-    finally:
-        event.remove(db.engine.sync_engine.pool, "checkout", listener)
     # One connection until the failure, another after it; none held once the block ends.
     assert len(checkouts) == 2, len(checkouts)
     assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 async def test_rows_after_a_session_read_on_its_connection(db: Database) -> None:
-    checkouts: list[object] = []
-    listener = lambda *args: checkouts.append(args)  # noqa: E731
-    event.listen(db.engine.sync_engine.pool, "checkout", listener)
-    try:
+    with checkouts_of(db) as checkouts:
         async with db.shared_reads():
             async with db.read() as session:
                 await session.execute(text("SELECT 1"))
             assert (await db.rows(text("SELECT 2")))[0][0] == 2
             async with db.read() as again:
                 assert again is session
-    finally:
-        event.remove(db.engine.sync_engine.pool, "checkout", listener)
     assert len(checkouts) == 1, len(checkouts)
     assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
