@@ -45,19 +45,20 @@ ACCOUNTS = 50
 DEPTHS = (0, 3, 7, 12)
 BATCHES = 1
 ROUNDS = 20
-ATTEMPTS = 3
-# Our median time over the floor's, per operation, our side at its fastest depth. Measured by this
-# test itself (best of its attempts), alone, on this two-core machine, four times on each of SQLite
-# and PostgreSQL over two hours whose load varied: DashboardAccounts 1.01-1.45, PartnerServices
-# 0.98-1.22, ExpiringDomains 1.25-1.55, AccountOverview 1.32-1.75 (five statements, three of them
-# at once on connections of their own, against a floor of about 3.5 ms). The aim is 1.6 (1.25 over
-# HTTP, `scripts/bench`); these keep the margin a machine slower than this one needs, as CI's has
-# been. Lower them as the reads get closer.
+ATTEMPTS = 5
+# Our median time over the floor's, per operation, our side at its fastest depth: 1.6 for all four
+# in-process (1.25 is the aim over HTTP, `scripts/bench`). Measured by this test's own rounds (one
+# attempt each), alone, on this two-core machine, seven to nine times on each of SQLite and
+# PostgreSQL over an hour whose load varied: DashboardAccounts 1.00-1.27, PartnerServices
+# 0.93-1.14, ExpiringDomains 1.08-1.35, AccountOverview 1.25-1.56 (five statements against a floor
+# of about 4.4 ms: a millisecond of the machine's noise moves it by a quarter). A regression that
+# adds work per node, per field or per statement lifts every attempt; a burst of load elsewhere
+# lifts one, hence ATTEMPTS.
 LIMITS = {
-    "DashboardAccounts": 1.8,
+    "DashboardAccounts": 1.6,
     "PartnerServices": 1.6,
-    "ExpiringDomains": 1.8,
-    "AccountOverview": 2.2,
+    "ExpiringDomains": 1.6,
+    "AccountOverview": 1.6,
 }
 
 
@@ -138,9 +139,9 @@ def test_only_operations_over_their_limit_are_measured_again() -> None:
     assert asked[1:] == [frozenset({"PartnerServices"})] * 2
     assert best["PartnerServices"] == 1.0
     # And a regression over the limit in every attempt stays over it
-    figures = iter([9.0, 8.0, 7.0])
+    figures = iter([9.0 - attempt for attempt in range(ATTEMPTS)])
     asked.clear()
-    assert best_of_attempts(measure_some)["PartnerServices"] == 7.0
+    assert best_of_attempts(measure_some)["PartnerServices"] == 9.0 - (ATTEMPTS - 1)
     assert len(asked) == ATTEMPTS
 
 
