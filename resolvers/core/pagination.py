@@ -197,6 +197,7 @@ async def paginate(
     descending: bool = False,
     values: Mapping[str, Any] | None = None,
     around: Around | None = None,
+    count_of: Select[Any] | None = None,
 ) -> Page[Any]:
     """One page of `statement`, ordered by `keys` (unique together), starting after `after`.
 
@@ -208,7 +209,8 @@ async def paginate(
     The count (`Page.count`) is a statement of its own only when there is more than one page: one
     with LIMIT stops at the page's end, where a count along the same rows (a window) would read
     them all, and the planner, costing it as though the LIMIT stopped it early, joins them row by
-    row.
+    row. `count_of`: the statement the count counts, where `statement` joins rows that cannot change
+    how many there are (a service's product); by default `statement`.
     """
     size = page_size(first)
     parameters = {**(values or {}), _LIMIT: size + 1}
@@ -229,7 +231,9 @@ async def paginate(
     counting: asyncio.Future[int] | None = None
 
     async def counted() -> int:
-        return int((await db.rows(_count_statement(statement), values))[0][0])
+        return int(
+            (await db.rows(_count_statement(statement if count_of is None else count_of), values))[0][0]
+        )
 
     def start_count() -> None:
         # A connection that will show its count starts it here, so the statement runs beside the

@@ -94,6 +94,9 @@ async def _page(
         first=first,
         after=after,
         values=given,
+        # Every service has its product: counting them needs no join to the catalogue, unless the
+        # product's type narrows them.
+        count_of=None if "product_type" in given else _counted(principal, frozenset(given)),
     )
     # Each row holds the service's columns (`columns_of`), then its product's.
     split, make_product = stored_then_rest(Service), stored(Product)
@@ -121,6 +124,13 @@ def _services(principal: Principal, given: frozenset[str]) -> Select[Any]:
     if "product_type" in given:
         statement = statement.where(Product.type == bindparam("product_type"))
     return statement
+
+
+@lru_cache(maxsize=STATEMENTS_KEPT)
+def _counted(principal: Principal, given: frozenset[str]) -> Select[Any]:
+    """The viewer's services as `_services` reads them, without their products: what its count
+    counts (at 10,000 accounts the join to the catalogue was a sixth of it)."""
+    return scoped_list(principal, Service, "service", SERVICE.view, given)
 
 
 def _reason(check: Checker, value: str) -> str:
