@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -37,6 +38,10 @@ class _SharedReads:
         self.connection: AsyncConnection | None = None
         self.owns_connection = False
         self.busy = False
+        # Set while the batch reading is one statement of `rows`, which awaits nothing else.
+        self.busy_with_rows = False
+        # Set when a batch waits for that statement to end (`Database.rows`).
+        self.free: asyncio.Event | None = None
         self.closed = False
         # Another batch of the request wanted a session while this one read.
         self.contended = False
@@ -234,6 +239,25 @@ class Database:
         async with self._available(), self.writer.begin() as session:
             yield session
 
+    async def _wait_under_load(self) -> None:
+        """Under load, a read waits for the statement another batch of the request is reading on
+        the shared connection rather than check out one more: with the pool a quarter out, another
+        connection per request only adds to a machine already busy (`reads_overlap`). A batch in
+        a session block (`read()`) may await anything, this one included, so only a statement of
+        `rows` is waited for."""
+        shared = _shared_reads.get()
+        while (
+            shared is not None
+            and shared.db is self
+            and shared.busy_with_rows
+            and not shared.closed
+            and self.overlaps_reads
+            and not self.reads_overlap
+        ):
+            if shared.free is None:
+                shared.free = asyncio.Event()
+            await shared.free.wait()
+
     def _turn(self) -> _SharedReads | None:
         """The request's shared reads when this batch may use them now, else None: outside
         `shared_reads`, after it, or while another batch reads (which then learns of this one)."""
@@ -248,6 +272,10 @@ class Database:
 
     async def _end_turn(self, shared: _SharedReads) -> None:
         shared.busy = False
+        shared.busy_with_rows = False
+        if shared.free is not None:
+            free, shared.free = shared.free, None
+            free.set()
         if shared.contended:
             # A batch of the same request waited for a connection of its own meanwhile: the idle
             # one goes back, so no request holds one while it waits for another (with every
@@ -298,7 +326,10 @@ class Database:
         per statement on this project's reads (its setup, a row processor per column, the
         instances' loading step); and a batch that cannot share needs no session to be made."""
         values = dict(parameters or {})
+        await self._wait_under_load()
         shared = self._turn()
+        if shared is not None:
+            shared.busy_with_rows = True
         if shared is None:
             async with self._available(), self.reader.connect() as connection:
                 return (await connection.execute(statement, values)).all()

@@ -263,3 +263,40 @@ async def test_rows_after_a_session_read_on_its_connection(db: Database) -> None
                 assert again is session
     assert len(checkouts) == 1, len(checkouts)
     assert db.engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_under_load_reads_wait_for_the_shared_connection_rather_than_take_more(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db.overlaps_reads:
+        pytest.skip("SQLite runs no reads side by side: they never wait for each other")
+    # Given a pool a quarter out (other requests' reads)
+    monkeypatch.setattr(Database, "reads_overlap", property(lambda _db: False))
+    # When four reads of one request start at once
+    with checkouts_of(db) as checkouts:
+        async with db.shared_reads():
+            answers = await asyncio.gather(*(db.rows(text(f"SELECT {n}")) for n in range(4)))
+    # Then they took turns on one connection, each with its own answer
+    assert [rows[0][0] for rows in answers] == [0, 1, 2, 3]
+    assert len(checkouts) == 1, len(checkouts)
+
+
+async def test_while_the_pool_is_free_reads_of_one_request_go_side_by_side(db: Database) -> None:
+    if not db.overlaps_reads:
+        pytest.skip("SQLite runs no reads side by side")
+    assert db.reads_overlap
+    with checkouts_of(db) as checkouts:
+        async with db.shared_reads():
+            await asyncio.gather(*(db.rows(text("SELECT pg_sleep(0.05)")) for _ in range(3)))
+    assert len(checkouts) == 3, len(checkouts)
+
+
+async def test_a_read_never_waits_for_a_session_block_of_its_own_request(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Database, "reads_overlap", property(lambda _db: False))
+    # A batch in a session block may await a read it started: that read goes elsewhere
+    async with db.shared_reads(), db.read() as session:
+        await session.execute(text("SELECT 1"))
+        rows = await asyncio.wait_for(db.rows(text("SELECT 2")), timeout=10)
+        assert rows[0][0] == 2
