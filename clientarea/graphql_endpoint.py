@@ -59,7 +59,7 @@ from resolvers.core.settings import Settings
 from resolvers.loaders import Loaders
 from schema.core.availability import SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE
 from schema.core.limits import MAX_TOKENS
-from schema.schema import CACHE_SIZE, INTERNAL_ERROR_MESSAGE, error_code
+from schema.schema import CACHE_SIZE, INTERNAL_ERROR_MESSAGE, error_code, let_go_of_traceback
 
 error_logger = logging.getLogger("clientarea.errors")
 
@@ -253,6 +253,10 @@ class GraphQLEndpoint:
             if not error.extensions or "code" not in error.extensions:
                 error.extensions = {**(error.extensions or {}), "code": error_code(error)}
         payload: dict[str, Any] = dict(process_result(result))
+        for error in errors:
+            # Answered: a request error raised before execution (a syntax error) still holds the
+            # frames it passed, and Strawberry's execution context through them.
+            let_go_of_traceback(error)
         # Nothing ran: the document did not parse or validate, a limit refused it, or its variables
         # did not coerce. The spec's new media type says so with 400 and no `data`.
         request_error = result.data is None and bool(errors) and all(e.path is None for e in errors)

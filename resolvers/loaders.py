@@ -54,6 +54,12 @@ class Loaders:
         for name in [name for name in vars(self) if name != "_context"]:
             delattr(self, name)
 
+    def close(self) -> None:
+        """Drops every loader and lets go of the context, which holds these loaders: a reference
+        cycle the collector would otherwise have to find."""
+        self.clear()
+        del self._context
+
     @cached_property
     def access(self) -> AccessByAccountIdLoader:
         return AccessByAccountIdLoader(self._context)

@@ -13,12 +13,19 @@ compares data, errors and paths with graphql-core's for each such shape.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import weakref
+from collections.abc import Awaitable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLOutputType
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfoHelpers,
+)
 from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -53,6 +60,7 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         # A list may be streamed only where the schema has @stream; planned lists never are.
         self.plans_lists = self.schema.get_directive("stream") is None
         self._plans: dict[int, tuple[Any, tuple[_Step, ...]]] = {}
+        self.async_helpers = _helpers_of(self)
 
     def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> tuple[_Step, ...]:
         """Each field of the selection set with how it completes (memoized on the set's identity,
@@ -339,3 +347,23 @@ class PlainFieldsExecutor(StrawberryGraphQLCoreExecutionContext):
         if None in completed or Undefined in completed:
             return None
         return completed
+
+
+def _helpers_of(executor: PlainFieldsExecutor) -> GraphQLResolveInfoHelpers:
+    """The helpers resolve info offers, as graphql-core makes them, but holding the executor
+    weakly: graphql-core's are its own bound methods, a reference cycle through which the executor
+    keeps the request's context, rows and collected fields until the collector's next pass (under
+    load, tens of thousands of objects walked in one pause). A resolver calls them while its
+    field runs, when the executor is alive (the running execution holds it)."""
+    alive = weakref.ref(executor)
+
+    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        running = alive()
+        return running.gather_async_work(values) if running is not None else gather_with_cancel(*values)
+
+    def track(values: Sequence[Any]) -> None:
+        running = alive()
+        if running is not None:
+            running.track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)

@@ -113,6 +113,24 @@ def _classify(error: GraphQLError) -> bool:
     return False
 
 
+def let_go_of_traceback(error: BaseException) -> None:
+    """Drops the tracebacks of `error` and of the errors behind it, once it is logged (`_classify`):
+    a traceback holds the frames it passed, and they hold the error, the executor and through it
+    the request's context, rows and answer, a reference cycle only the collector would free."""
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        original = getattr(current, "original_error", None)
+        for behind in (original, current.__cause__, current.__context__):
+            if isinstance(behind, BaseException):
+                pending.append(behind)
+
+
 class MaskUnexpectedErrors(MaskErrors):
     """Bugs become INTERNAL_SERVER_ERROR with the request ID; expected errors stay readable."""
 
@@ -121,6 +139,12 @@ class MaskUnexpectedErrors(MaskErrors):
         # keeping the request's whole execution (context, loaders, rows, the answer) alive until
         # the collector's next full pass.
         super().__init__(should_mask_error=_classify, error_message=INTERNAL_ERROR_MESSAGE)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in errors:
+            let_go_of_traceback(error)
+        return processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         unavailable = unavailability(error)
