@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         lifespan=lifespan,
     )
     app.state.db = database
+    app.state.admission = endpoint.admission
     app.state.settings = settings
     app.state.tracer_provider = observed.tracer_provider
     return app

@@ -1,5 +1,6 @@
-"""The /graphql endpoint: reads a GET or POST request, authenticates it, resolves persisted
-documents, executes the operation and answers as the GraphQL-over-HTTP spec asks.
+"""The /graphql endpoint: reads a GET or POST request, waits its turn (clientarea/admission.py),
+authenticates it, resolves persisted documents, executes the operation and answers as the
+GraphQL-over-HTTP spec asks.
 
 Every answer is a GraphQL JSON body: refusals are `Refused` (clientarea/graphql_http.py), raised
 anywhere below `handle` and turned into a response in `__call__`; an unexpected exception there
@@ -35,6 +36,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from clientarea.admission import Admission, NoTurn
 from clientarea.graphiql import with_offline_notice
 from clientarea.graphql_http import (
     GRAPHQL_RESPONSE_JSON,
@@ -122,6 +124,7 @@ class GraphQLEndpoint:
         self.db = db
         self.settings = settings
         self.cookie_origins = cookie_origins
+        self.admission = Admission(settings.max_concurrent_requests, settings.request_wait_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -138,8 +141,9 @@ class GraphQLEndpoint:
     def unexpected(self, error: Exception) -> Refused:
         """An exception outside execution (authentication and persisted documents read the
         database, which may be down): answered as a failing resolver is, the detail only logged."""
-        if isinstance(error, DatabaseUnavailable):
-            # The database's breaker logs the outage once; no traceback per request.
+        if isinstance(error, DatabaseUnavailable | NoTurn):
+            # The database's breaker logs the outage once, and Admission a wait too long; no
+            # traceback per request.
             return Refused(
                 SERVICE_UNAVAILABLE_MESSAGE,
                 SERVICE_UNAVAILABLE,
@@ -169,6 +173,10 @@ class GraphQLEndpoint:
                 status=405,
                 headers={"Allow": "GET, POST"},
             )
+        async with self.admission.turn():
+            return await self._answer(request, params, media_type)
+
+    async def _answer(self, request: Request, params: GraphQLParams, media_type: str) -> Response:
         signed_in = await self._authenticate(request)
         principal = signed_in.principal if signed_in is not None else None
         request.scope.setdefault("state", {})["principal"] = principal

@@ -258,6 +258,8 @@ async def test_two_workers_are_counted_together(database_url: str, db: Database)
         "clientarea_graphql_request_duration_seconds_bucket",
         "clientarea_db_pool_connections_in_use",
         "clientarea_db_pool_waits_total",
+        "clientarea_graphql_requests_waiting",
+        "clientarea_graphql_requests_refused_waiting_total",
         "clientarea_rate_limit_refusals_total",
         "clientarea_outbox_backlog",
         "clientarea_outbox_oldest_due_age_seconds",

@@ -55,3 +55,18 @@ POOL_TIMEOUTS = Counter(
     "clientarea_db_pool_timeouts",
     "Connection requests that waited longer than CLIENTAREA_DB_POOL_TIMEOUT_SECONDS and failed.",
 )
+ADMISSION_WAITING = Gauge(
+    "clientarea_graphql_requests_waiting",
+    "Requests waiting for a turn to run (CLIENTAREA_MAX_CONCURRENT_REQUESTS per process), summed "
+    "over the live processes.",
+    multiprocess_mode="livesum",
+)
+ADMISSION_WAIT_SECONDS = Histogram(
+    "clientarea_graphql_request_wait_seconds",
+    "How long the requests that found every turn taken waited for one.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ADMISSION_REFUSALS = Counter(
+    "clientarea_graphql_requests_refused_waiting",
+    "Requests answered 503 after waiting longer than CLIENTAREA_REQUEST_WAIT_SECONDS for a turn.",
+)

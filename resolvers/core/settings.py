@@ -115,6 +115,11 @@ class Settings(BaseSettings):
 
     db_pool_size: int = 10
     db_pool_timeout_seconds: float = 10.0
+    # GraphQL requests one process runs at once; the rest wait their turn, each at most this long
+    # before a 503 (clientarea/admission.py). Keep it at most the pool size: a request holds one
+    # connection while it runs.
+    max_concurrent_requests: int = Field(default=8, ge=1)
+    request_wait_seconds: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> Settings:
