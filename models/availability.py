@@ -48,8 +48,9 @@ class DatabaseUnavailable(Exception):
         return OUTAGE_RETRY_AFTER_SECONDS if self.outage else BUSY_RETRY_AFTER_SECONDS
 
 
-def _chain(error: BaseException) -> list[BaseException]:
-    """The error and what it wraps (DBAPI `orig`, causes and contexts), each once."""
+def error_chain(error: BaseException) -> list[BaseException]:
+    """The error and what it wraps (DBAPI `orig`, GraphQL's `original_error`, causes and
+    contexts), each once, at most 21."""
     seen: list[BaseException] = []
     pending: list[BaseException | None] = [error]
     while pending:
@@ -57,10 +58,9 @@ def _chain(error: BaseException) -> list[BaseException]:
         if current is None or any(current is s for s in seen) or len(seen) > 20:
             continue
         seen.append(current)
-        orig = getattr(current, "orig", None)
-        pending.extend(
-            (orig if isinstance(orig, BaseException) else None, current.__cause__, current.__context__)
-        )
+        for wrapped in (getattr(current, "orig", None), getattr(current, "original_error", None)):
+            pending.append(wrapped if isinstance(wrapped, BaseException) else None)
+        pending.extend((current.__cause__, current.__context__))
     return seen
 
 
@@ -74,7 +74,7 @@ def classify(error: BaseException) -> DatabaseUnavailable | None:
     """The unavailability `error` stands for, or None when it is something else (a bug, bad data)."""
     if isinstance(error, DatabaseUnavailable):
         return error
-    chain = _chain(error)
+    chain = error_chain(error)
     for link in chain:
         if isinstance(link, exc.TimeoutError):
             return DatabaseUnavailable("no free database connection: " + _describe(link), outage=False)

@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from models.availability import error_chain
 from resolvers.core.logs import current_request_id
 from schema.accounts.accounts import AccountQueries, Membership
 from schema.accounts.members import MemberMutations
@@ -117,18 +118,8 @@ def let_go_of_traceback(error: BaseException) -> None:
     """Drops the tracebacks of `error` and of the errors behind it, once it is logged (`_classify`):
     a traceback holds the frames it passed, and they hold the error, the executor and through it
     the request's context, rows and answer, a reference cycle only the collector would free."""
-    pending: list[BaseException] = [error]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        current.__traceback__ = None
-        original = getattr(current, "original_error", None)
-        for behind in (original, current.__cause__, current.__context__):
-            if isinstance(behind, BaseException):
-                pending.append(behind)
+    for linked in error_chain(error):
+        linked.__traceback__ = None
 
 
 class MaskUnexpectedErrors(MaskErrors):
