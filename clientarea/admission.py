@@ -45,8 +45,7 @@ class Admission:
     def __init__(self, limit: int, wait_seconds: float) -> None:
         self.limit = limit
         self.wait_seconds = wait_seconds
-        # Made on first use, in the loop that serves the requests.
-        self._turns: asyncio.Semaphore | None = None
+        self._turns = asyncio.Semaphore(limit)
         self.waiting = 0
         self.running = 0
         self._logged_at = -LOG_INTERVAL_SECONDS
@@ -55,8 +54,6 @@ class Admission:
     async def turn(self) -> AsyncIterator[None]:
         """Holds one of the turns for the block; raises NoTurn after waiting too long for one."""
         turns = self._turns
-        if turns is None:
-            turns = self._turns = asyncio.Semaphore(self.limit)
         if turns.locked():
             await self._wait(turns)
         else:
